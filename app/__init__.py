@@ -1,0 +1,46 @@
+"""Harmonia's API: ``create_app(settings)`` builds a Flask app; nothing happens on import."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask
+
+from config.settings import Settings
+
+VERSION = "0.1.0"
+API_DESCRIPTION = (
+    "Harmonia runs workflow definitions (DAGs of tasks) on Celery workers. The canonical API "
+    "under /api/v1 follows the Workflow Management API: agents, workflows with versions, runs "
+    "and their steps and logs."
+)
+
+
+def create_app(settings: Settings | None = None, runtime=None) -> Flask:
+    from app.api import register_blueprints
+    from app.api.errors import register_error_handlers
+    from flask_smorest import Api
+
+    from app.extensions import init_runtime, sock
+    from app.runtime import Runtime
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        API_TITLE="Harmonia",
+        API_VERSION=VERSION,
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+        HARMONIA_STARTED=time.time(),
+    )
+    app.json.sort_keys = False
+    init_runtime(app, runtime or Runtime.build(settings))
+    api = Api(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
+    sock.init_app(app)
+    register_error_handlers(app)
+    register_blueprints(app, api)
+    return app

@@ -1,0 +1,13 @@
+"""One flask-smorest Blueprint per resource (views only: parse, call one service, render)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask, api) -> None:
+    from app.api import agents, docs, runs, system, workflows
+
+    for module in (agents, workflows, runs, system):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(docs.bp)

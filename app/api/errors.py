@@ -1,0 +1,103 @@
+"""Seed 002's error format for every failure, with the request id (DESIGN §8, STYLE "Errors")."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from app.engine.validation import InvalidDefinition
+from app.services.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+TITLES = {422: "Validation Error", 413: "Payload Too Large", 405: "Method Not Allowed"}
+
+
+def error_response(status: int, detail: str, errors: list[dict[str, Any]] | None = None,
+                   title: str | None = None):
+    body = {
+        "error": title or TITLES.get(status) or _title(status),
+        "detail": detail,
+        "errors": errors or [],
+        "status_code": status,
+        "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "path": request.path,
+        "request_id": getattr(g, "request_id", None),
+    }
+    return jsonify(body), status
+
+
+def _title(status: int) -> str:
+    from werkzeug.http import HTTP_STATUS_CODES
+
+    return HTTP_STATUS_CODES.get(status, "Error")
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """webargs/marshmallow messages → ``[{field, message, type}]`` with dotted paths."""
+    out: list[dict[str, Any]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key in ("json", "query", "path", "form", "headers") and not prefix:
+                out.extend(_flatten(value, ""))
+                continue
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(_flatten(value, path))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        for message in messages:
+            kind = "missing" if "required" in message.lower() else (
+                "unknown" if "unknown field" in message.lower() else "invalid")
+            out.append({"field": prefix or "body", "message": message, "type": kind})
+    elif isinstance(messages, list):
+        for index, value in enumerate(messages):
+            out.extend(_flatten(value, f"{prefix}[{index}]"))
+    else:
+        out.append({"field": prefix or "body", "message": str(messages), "type": "invalid"})
+    return out
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.before_request
+    def assign_request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming[:128] if incoming else f"req-{uuid.uuid4()}"
+
+    @app.after_request
+    def echo_request_id(response):
+        response.headers["X-Request-ID"] = getattr(g, "request_id", "")
+        return response
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return error_response(exc.status_code, exc.detail, exc.errors, exc.title)
+
+    @app.errorhandler(InvalidDefinition)
+    def invalid_definition(exc: InvalidDefinition):
+        return error_response(400, str(exc), [p.to_dict() for p in exc.problems], "Bad Request")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        status = exc.code or 500
+        data = getattr(exc, "data", None) or {}
+        messages = data.get("messages")
+        if messages:
+            errors = _flatten(messages)
+            detail = "Validation failed: " + "; ".join(
+                f"{e['field']}: {e['message']}" for e in errors[:5])
+            return error_response(status, detail, errors)
+        if status == 400 and "json" in (exc.description or "").lower():
+            return error_response(400, "Malformed JSON body: " + (exc.description or ""))
+        if status == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            return error_response(413, f"Request body is larger than the limit of {limit} bytes")
+        return error_response(status, exc.description or _title(status))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unexpected error (request %s)", getattr(g, "request_id", "-"))
+        return error_response(500, "An unexpected error occurred")

@@ -1,0 +1,170 @@
+"""The built-in integrations and their capabilities, with the JSON Schema of each input.
+
+One source of truth: the definition validator checks task inputs against these schemas, the
+workers validate resolved inputs with them, and the integration catalogue endpoints serve them.
+The API never imports the action code in ``worker/actions``; it only knows these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Capability:
+    id: str
+    name: str
+    description: str
+    schema: dict[str, Any]
+
+    @property
+    def required(self) -> list[str]:
+        return list(self.schema.get("required", []))
+
+
+@dataclass(frozen=True)
+class Integration:
+    id: str
+    name: str
+    description: str
+    capabilities: dict[str, Capability] = field(default_factory=dict)
+
+
+def _obj(properties: dict[str, Any], required: list[str] | None = None, extra: bool = False):
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": extra,
+    }
+    if required:
+        schema["required"] = required
+    return schema
+
+
+_STR = {"type": "string"}
+_TIMEOUT = {"type": "number", "exclusiveMinimum": 0, "description": "Timeout in seconds"}
+_ENV = {"type": "object", "additionalProperties": {"type": "string"}}
+
+_CLI_COMMON = {
+    "working_directory": {**_STR, "description": "The working directory"},
+    "env": {**_ENV, "description": "Extra environment variables"},
+}
+
+_HTTP = {
+    "url": {**_STR, "description": "Absolute URL"},
+    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+    "params": {"type": "object", "description": "Query parameters"},
+    "timeout": {**_TIMEOUT, "default": 30},
+    "fail_on_status": {
+        "type": "boolean",
+        "default": True,
+        "description": "Fail the step on a 4xx/5xx answer",
+    },
+}
+_HTTP_BODY = {
+    "json": {"description": "JSON body"},
+    "body": {"type": "string", "description": "Raw text body"},
+}
+
+
+def _cap(id_: str, name: str, description: str, schema: dict[str, Any]) -> Capability:
+    return Capability(id_, name, description, schema)
+
+
+INTEGRATIONS: dict[str, Integration] = {
+    "builtin": Integration(
+        "builtin",
+        "Built-in",
+        "Actions for tests, demos and benchmarks",
+        {
+            "noop": _cap("noop", "No-op", "Do nothing and succeed", _obj({}, extra=True)),
+            "echo": _cap("echo", "Echo", "Return the input as the output", _obj({}, extra=True)),
+            "sleep": _cap(
+                "sleep",
+                "Sleep",
+                "Wait for a number of seconds",
+                _obj({"seconds": {"type": "number", "minimum": 0}}, ["seconds"]),
+            ),
+            "fail": _cap(
+                "fail",
+                "Fail",
+                "Fail with a message",
+                _obj({"message": _STR}, extra=True),
+            ),
+        },
+    ),
+    "cli": Integration(
+        "cli",
+        "Command Line",
+        "Execute commands on the worker's system",
+        {
+            "execute_command": _cap(
+                "execute_command",
+                "Execute Command",
+                "Execute a single command (argv split with shlex unless shell is true)",
+                _obj(
+                    {
+                        "command": {
+                            "description": "The command to execute",
+                            "oneOf": [_STR, {"type": "array", "items": _STR}],
+                        },
+                        "shell": {"type": "boolean", "default": False},
+                        "timeout": {**_TIMEOUT, "default": 60},
+                        **_CLI_COMMON,
+                    },
+                    ["command"],
+                ),
+            ),
+            "execute_script": _cap(
+                "execute_script",
+                "Execute Script",
+                "Execute a multi-line script with an interpreter",
+                _obj(
+                    {
+                        "script": {**_STR, "description": "The script to execute"},
+                        "interpreter": {**_STR, "default": "bash"},
+                        "timeout": {**_TIMEOUT, "default": 300},
+                        **_CLI_COMMON,
+                    },
+                    ["script"],
+                ),
+            ),
+        },
+    ),
+    "api": Integration(
+        "api",
+        "HTTP API",
+        "Make HTTP requests to external APIs",
+        {
+            "http_get": _cap("http_get", "HTTP GET", "GET a URL", _obj(_HTTP, ["url"])),
+            "http_post": _cap(
+                "http_post", "HTTP POST", "POST to a URL", _obj({**_HTTP, **_HTTP_BODY}, ["url"])
+            ),
+            "http_put": _cap(
+                "http_put", "HTTP PUT", "PUT to a URL", _obj({**_HTTP, **_HTTP_BODY}, ["url"])
+            ),
+            "http_delete": _cap(
+                "http_delete", "HTTP DELETE", "DELETE a URL", _obj(_HTTP, ["url"])
+            ),
+        },
+    ),
+    "agent": Integration(
+        "agent",
+        "A2A Agent",
+        "Call a registered agent over the A2A protocol",
+        {
+            "call": _cap(
+                "call",
+                "Call Agent",
+                "Send the step's input to the agent as one message and return its answer",
+                _obj({}, extra=True),
+            ),
+        },
+    ),
+}
+
+
+def find_capability(integration: str, capability: str) -> Capability | None:
+    found = INTEGRATIONS.get(integration)
+    return found.capabilities.get(capability) if found else None

@@ -1,0 +1,29 @@
+"""The one event shape served to every client: a union of the seeds' field names (DESIGN §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.models import Event
+
+
+def _iso(value) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def render_event(event: Event) -> dict[str, Any]:
+    data = event.data or {}
+    return {
+        "event_id": event.id,
+        "id": event.id,
+        "type": event.type,
+        "event_type": event.type,
+        "execution_id": event.run_id,
+        "run_id": event.run_id,
+        "task_id": event.task_id,
+        "step_id": event.task_id,
+        "timestamp": _iso(event.created_at),
+        "data": data,
+        "details": data,
+        "message": event.message,
+    }

@@ -1,0 +1,21 @@
+"""Extension singletons; ``init_app`` wiring happens in ``create_app``."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_sock import Sock
+
+from app.runtime import Runtime
+
+# One ``Api`` per app (built in ``create_app``): its OpenAPI spec is per app, so tests can build
+# several apps in one process.
+sock = Sock()
+
+
+def init_runtime(app: Flask, runtime: Runtime) -> None:
+    app.extensions["harmonia"] = runtime
+
+
+def runtime() -> Runtime:
+    """The current app's runtime (views only; services receive it as an argument)."""
+    return current_app.extensions["harmonia"]

@@ -1,0 +1,67 @@
+"""Engine and session factory, usable from the API, the workers and the CLI alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class Database:
+    """One engine per process. ``transaction()`` owns a unit of work: commit or roll back."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._sessions: sessionmaker[Session] | None = None
+        self.url: str | None = None
+
+    def configure(self, url: str) -> None:
+        if self.engine is not None and self.url == url:
+            return
+        self.dispose()
+        self.url = url
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def dispose(self) -> None:
+        """Drop pooled connections; called in each new worker process (never share sockets)."""
+        if self.engine is not None:
+            self.engine.dispose()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return bool(self.url and self.url.startswith("sqlite"))
+
+    def session(self) -> Session:
+        if self._sessions is None:
+            raise RuntimeError("database is not configured")
+        return self._sessions()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        session = self.session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,31 @@
+"""Workflow definitions. Each version is its own row; rows of one workflow share a lineage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, JSONType, new_id, utcnow
+
+
+class Workflow(Base):
+    __tablename__ = "workflows"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # The id of version 1: what runs call ``workflow_id``.
+    lineage_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # The definition as the user wrote it (any dialect): served back as ``workflow_data``.
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    dialect: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    is_latest: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_workflows_name_latest", "name", "is_latest"),)

@@ -1,0 +1,51 @@
+"""Schemas shared by every resource: pagination, messages, errors."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1),
+                          metadata={"description": "Page number, 1-indexed"})
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100),
+                               metadata={"description": "Items per page, 1-100"})
+
+
+class PageSchema(Schema):
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+    total_pages = fields.Integer(required=True)
+
+
+class MessageSchema(Schema):
+    message = fields.String(required=True)
+
+
+class FieldErrorSchema(Schema):
+    field = fields.String()
+    message = fields.String()
+    type = fields.String()
+
+
+class ApiErrorSchema(Schema):
+    error = fields.String(metadata={"description": "Error type"})
+    detail = fields.String(metadata={"description": "What went wrong"})
+    errors = fields.List(fields.Nested(FieldErrorSchema))
+    status_code = fields.Integer()
+    timestamp = fields.String()
+    path = fields.String()
+    request_id = fields.String()
+
+
+def json_object(value) -> bool:
+    return isinstance(value, dict)
+
+
+def json_object_or_list(value) -> bool:
+    return isinstance(value, dict | list)
+
+
+def SortOrder():  # noqa: N802 - reads as a field type
+    return fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))

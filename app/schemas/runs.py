@@ -1,0 +1,85 @@
+"""Run schemas (seed 002 "Run Monitoring"), plus steps/{id} and logs in the same style."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.models import RunStatus
+from app.schemas.common import PageArgs, PageSchema, SortOrder
+
+
+class RunSchema(Schema):
+    id = fields.String()
+    run_id = fields.Function(lambda run: run.id, metadata={"type": "string"})
+    workflow_id = fields.String()
+    workflow_name = fields.String()
+    workflow_definition_id = fields.String()
+    status = fields.String()
+    input_data = fields.Raw()
+    output_data = fields.Raw(allow_none=True)
+    triggered_by = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+    cancelled_by = fields.String(allow_none=True)
+    error_message = fields.String(allow_none=True)
+
+
+class RunListArgs(PageArgs):
+    status = fields.String(validate=validate.OneOf([s.value for s in RunStatus]))
+    workflow_id = fields.String()
+    workflow_definition_id = fields.String()
+    created_after = fields.AwareDateTime(default_timezone=None)
+    created_before = fields.AwareDateTime(default_timezone=None)
+    sort_by = fields.String(
+        load_default="created_at",
+        validate=validate.OneOf(["created_at", "updated_at", "completed_at", "status"]),
+    )
+    sort_order = SortOrder()
+
+
+class RunPageSchema(PageSchema):
+    items = fields.List(fields.Nested(RunSchema))
+
+
+class StepSchema(Schema):
+    id = fields.String()
+    run_id = fields.String()
+    step_id = fields.String(attribute="task_id")
+    step_name = fields.String(attribute="name")
+    agent_name = fields.String(allow_none=True)
+    action = fields.String()
+    status = fields.String()
+    attempt = fields.Integer(metadata={"description": "Attempts made so far"})
+    input_data = fields.Raw(allow_none=True)
+    output_data = fields.Raw(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+    error_message = fields.String(allow_none=True)
+
+
+class StepDetailSchema(StepSchema):
+    stdout = fields.String(allow_none=True)
+    stderr = fields.String(allow_none=True)
+    worker = fields.String(allow_none=True)
+
+
+class LogArgs(Schema):
+    step_id = fields.String(metadata={"description": "Only this step's lines"})
+
+
+class LogLineSchema(Schema):
+    timestamp = fields.DateTime()
+    source = fields.String(metadata={"description": "engine or step"})
+    step_id = fields.String(allow_none=True)
+    stream = fields.String(metadata={"description": "event, stdout or stderr"})
+    level = fields.String()
+    message = fields.String()
+
+
+class RunLogsSchema(Schema):
+    run_id = fields.String()
+    status = fields.String()
+    lines = fields.List(fields.Nested(LogLineSchema))

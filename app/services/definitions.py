@@ -1,0 +1,67 @@
+"""Definitions as the services see them: validated against the live catalogue, cached as DAGs."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from threading import Lock
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.engine.dag import Dag
+from app.engine.dialects import STRUCTURE_KEYS, normalise
+from app.engine.validation import Catalogue, Limits, load_definition
+from app.models import Agent, Workflow
+
+# Keys of a workflow body that belong to the definition (served back as ``workflow_data``).
+DEFINITION_KEYS = (*STRUCTURE_KEYS, "input", "input_schema", "output", "output_mapping",
+                   "variables", "metadata")
+
+
+def catalogue_for(session: Session, aliases) -> Catalogue:
+    cache: dict[str, str | None] = {}
+
+    def agent_status(name: str) -> str | None:
+        if name not in cache:
+            cache[name] = session.execute(
+                select(Agent.status).where(Agent.name == name)
+            ).scalar_one_or_none()
+        return cache[name]
+
+    return Catalogue(agent_status=agent_status, aliases=aliases)
+
+
+def validate_definition(session: Session, settings, definition: dict[str, Any]) -> Dag:
+    limits = Limits(max_tasks=settings.max_tasks, enable_shell=settings.enable_shell)
+    return load_definition(definition, catalogue_for(session, settings.component_aliases), limits)
+
+
+class DagCache:
+    """Normalised DAGs by workflow version id. Versions are immutable, so entries never go stale."""
+
+    def __init__(self, size: int = 256):
+        self._items: OrderedDict[str, Dag] = OrderedDict()
+        self._size = size
+        self._lock = Lock()
+
+    def get(self, workflow: Workflow, aliases) -> Dag:
+        with self._lock:
+            dag = self._items.get(workflow.id)
+            if dag is not None:
+                self._items.move_to_end(workflow.id)
+                return dag
+        dag, _problems = normalise(workflow.definition, aliases)
+        with self._lock:
+            self._items[workflow.id] = dag
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return dag
+
+
+dag_cache = DagCache()
+
+
+def dag_for(session: Session, settings, workflow_id: str) -> tuple[Workflow, Dag]:
+    workflow = session.get(Workflow, workflow_id)
+    return workflow, dag_cache.get(workflow, settings.component_aliases)

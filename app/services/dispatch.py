@@ -1,0 +1,52 @@
+"""Handing canvases to the broker: the first segment of a generation, and every continuation."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import update
+
+from app.engine.compiler import Emitter, PlanIndex
+from app.engine.dag import Dag
+from app.models import Run
+from app.models.base import utcnow
+
+log = logging.getLogger(__name__)
+
+# Headroom over a task's own timeout before Celery's hard limit kills the worker process.
+HARD_LIMIT_GRACE = 30
+
+
+def emitter_for(rt, run_id: str, generation: int, plan: dict[str, Any], dag: Dag,
+                index: PlanIndex | None = None) -> Emitter:
+    def task_options(tid: str) -> dict[str, Any]:
+        task = dag.tasks[tid]
+        options: dict[str, Any] = {}
+        if task.queue:
+            options["queue"] = task.queue
+        if task.timeout:
+            options["soft_time_limit"] = task.timeout + 5
+            options["time_limit"] = task.timeout + HARD_LIMIT_GRACE
+        return options
+
+    return Emitter(plan, run_id, generation, app=rt.celery, segment_size=rt.settings.segment_size,
+                   task_options=task_options, index=index)
+
+
+def submit_generation(rt, run_id: str, generation: int, plan: dict[str, Any], dag: Dag) -> bool:
+    """Send the first segment of a run's generation; mark the outbox once the broker has it."""
+    try:
+        emitter_for(rt, run_id, generation, plan, dag).start().apply_async()
+    except Exception:
+        log.exception("could not submit run %s generation %s; the recovery sweep will retry",
+                      run_id, generation)
+        return False
+    with rt.db.transaction() as session:
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.generation == generation)
+            .values(submitted_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    return True

@@ -1,0 +1,51 @@
+"""Domain errors. One handler per API profile renders them; services never build responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status_code = 400
+    title = "Bad Request"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or []
+
+
+class NotFound(DomainError):
+    status_code = 404
+    title = "Not Found"
+
+
+class Conflict(DomainError):
+    """A uniqueness or state conflict. Seed 002 answers these with 400."""
+
+    status_code = 400
+
+
+class InvalidRequest(DomainError):
+    pass
+
+
+class InvalidTransition(DomainError):
+    pass
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    title = "Payload Too Large"
+
+
+def workflow_not_found(workflow_id: str) -> NotFound:
+    return NotFound(f"Workflow with id '{workflow_id}' not found")
+
+
+def run_not_found(run_id: str) -> NotFound:
+    return NotFound(f"Run with id '{run_id}' not found")
+
+
+def agent_not_found(agent_id: str) -> NotFound:
+    return NotFound(f"Agent with id '{agent_id}' not found")

@@ -1,0 +1,172 @@
+"""Workflow use-cases: create, update (new version when the structure changes), delete, list, plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.engine.compiler import build_plan, describe
+from app.engine.dialects import STRUCTURE_KEYS
+from app.models import Workflow
+from app.models.base import new_id, utcnow
+from app.services.definitions import DEFINITION_KEYS, validate_definition
+from app.services.errors import Conflict, workflow_not_found
+from app.services.pagination import paginate
+
+SORTABLE = {"name", "created_at", "updated_at", "version"}
+
+
+def _definition(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: body[key] for key in DEFINITION_KEYS if key in body and body[key] is not None}
+
+
+def _name_taken(session: Session, name: str, lineage_id: str | None = None) -> bool:
+    query = select(Workflow.id).where(Workflow.name == name, Workflow.is_latest.is_(True),
+                                      Workflow.status != "deleted")
+    if lineage_id:
+        query = query.where(Workflow.lineage_id != lineage_id)
+    return session.execute(query.limit(1)).first() is not None
+
+
+def create_workflow(rt, body: dict[str, Any]) -> Workflow:
+    definition = _definition(body)
+    with rt.db.transaction() as session:
+        dag = validate_definition(session, rt.settings, definition)
+        if _name_taken(session, body["name"]):
+            raise Conflict(f"Workflow name '{body['name']}' already exists")
+        workflow_id = new_id()
+        workflow = Workflow(
+            id=workflow_id,
+            lineage_id=workflow_id,
+            name=body["name"],
+            description=body.get("description"),
+            version=1,
+            definition=definition,
+            dialect=dag.dialect,
+            status=body.get("status") or "active",
+            is_latest=True,
+        )
+        session.add(workflow)
+    return workflow
+
+
+def get_workflow(session: Session, workflow_id: str) -> Workflow:
+    workflow = session.get(Workflow, workflow_id)
+    if workflow is None:
+        raise workflow_not_found(workflow_id)
+    return workflow
+
+
+def _latest(session: Session, workflow: Workflow) -> Workflow:
+    if workflow.is_latest:
+        return workflow
+    return session.execute(
+        select(Workflow).where(Workflow.lineage_id == workflow.lineage_id,
+                               Workflow.is_latest.is_(True))
+    ).scalar_one()
+
+
+def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
+    """Partial update. A change to the structure (steps, start_step, tasks) makes a new version."""
+    with rt.db.transaction() as session:
+        current = _latest(session, get_workflow(session, workflow_id))
+        if current.status == "deleted":
+            raise workflow_not_found(workflow_id)
+        name = body.get("name", current.name)
+        if name != current.name and _name_taken(session, name, current.lineage_id):
+            raise Conflict(f"Workflow name '{name}' already exists")
+        definition = dict(current.definition)
+        changes = _definition(body)
+        structural = any(
+            key in changes and changes[key] != current.definition.get(key) for key in STRUCTURE_KEYS
+        )
+        if structural:
+            # A new structure replaces the old one wholesale (switching dialects drops old keys).
+            for key in STRUCTURE_KEYS:
+                definition.pop(key, None)
+        definition.update(changes)
+        if definition != current.definition:
+            dag = validate_definition(session, rt.settings, definition)
+        else:
+            dag = None
+        if structural:
+            current.is_latest = False
+            if current.status == "active":
+                current.status = "inactive"
+            new = Workflow(
+                id=new_id(),
+                lineage_id=current.lineage_id,
+                name=name,
+                description=body.get("description", current.description),
+                version=current.version + 1,
+                definition=definition,
+                dialect=dag.dialect if dag else current.dialect,
+                status=body.get("status") or "active",
+                is_latest=True,
+            )
+            session.add(new)
+            return new
+        current.name = name
+        if "description" in body:
+            current.description = body["description"]
+        if "status" in body and body["status"]:
+            current.status = body["status"]
+        if dag is not None:
+            current.definition = definition
+        current.updated_at = utcnow()
+        return current
+
+
+def delete_workflow(rt, workflow_id: str) -> None:
+    """Soft delete: every version of the workflow is marked deleted; runs keep their history."""
+    with rt.db.transaction() as session:
+        workflow = get_workflow(session, workflow_id)
+        if workflow.status == "deleted":
+            raise workflow_not_found(workflow_id)
+        for row in session.execute(
+            select(Workflow).where(Workflow.lineage_id == workflow.lineage_id)
+        ).scalars():
+            row.status = "deleted"
+            row.updated_at = utcnow()
+
+
+def list_workflows(session: Session, *, page: int, page_size: int, status: str | None = None,
+                   name: str | None = None, sort_by: str = "created_at",
+                   sort_order: str = "desc") -> dict[str, Any]:
+    query = select(Workflow).where(Workflow.is_latest.is_(True))
+    if status:
+        query = query.where(Workflow.status == status)
+    else:
+        query = query.where(Workflow.status != "deleted")
+    if name:
+        query = query.where(Workflow.name == name)
+    column = getattr(Workflow, sort_by if sort_by in SORTABLE else "created_at")
+    query = query.order_by(column.asc() if sort_order == "asc" else column.desc(), Workflow.id)
+    return paginate(session, query, page, page_size)
+
+
+def list_versions(session: Session, workflow_id: str, *, page: int, page_size: int):
+    workflow = get_workflow(session, workflow_id)
+    query = (
+        select(Workflow)
+        .where(Workflow.lineage_id == workflow.lineage_id)
+        .order_by(Workflow.version.desc())
+    )
+    return paginate(session, query, page, page_size)
+
+
+def plan_workflow(rt, workflow_id: str) -> dict[str, Any]:
+    with rt.db.transaction() as session:
+        workflow = get_workflow(session, workflow_id)
+        dag = validate_definition(session, rt.settings, workflow.definition)
+    plan = build_plan(dag)
+    return {
+        "workflow_id": workflow.lineage_id,
+        "workflow_definition_id": workflow.id,
+        "version": workflow.version,
+        "segment_size": rt.settings.segment_size,
+        **describe(plan, dag),
+    }
+

@@ -1,0 +1,110 @@
+"""Harmonia's settings: read once from the environment (``HARMONIA_*``), passed in everywhere else.
+
+Nothing outside ``config/`` reads ``os.environ``. ``Settings.from_env()`` is the one door; tests build
+``Settings`` directly or through ``from_env`` with an explicit mapping.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_COMPONENT_ALIASES = {"ergon": "cli"}
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str | None, default: int) -> int:
+    return default if value in (None, "") else int(value)
+
+
+def _float(value: str | None, default: float) -> float:
+    return default if value in (None, "") else float(value)
+
+
+def parse_aliases(text: str | None) -> dict[str, str]:
+    """``"ergon=cli,hermes=api"`` → ``{"ergon": "cli", "hermes": "api"}``."""
+    aliases = dict(DEFAULT_COMPONENT_ALIASES)
+    for item in (text or "").split(","):
+        if "=" in item:
+            name, target = item.split("=", 1)
+            if name.strip() and target.strip():
+                aliases[name.strip()] = target.strip()
+    return aliases
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path(".harmonia")
+    database_url: str = ""
+    redis_url: str = ""
+    host: str = "127.0.0.1"
+    port: int = 8002
+    secret_key: str = "dev-only-secret"
+    enable_shell: bool = True
+    # Broker visibility timeout (s): must exceed the longest task plus its retry backoff, or
+    # Redis redelivers a message that is still running (the atomic claim keeps that harmless).
+    visibility_timeout: int = 3600
+    component_aliases: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COMPONENT_ALIASES))
+    worker_concurrency: int = 2
+    default_queue: str = "harmonia"
+    # Canvas bound: at most this many task signatures in one submitted segment (DESIGN §4).
+    segment_size: int = 200
+    default_task_timeout: float = 3600.0
+    max_output_bytes: int = 1_000_000
+    max_log_bytes: int = 1_000_000
+    max_request_bytes: int = 10 * 1024 * 1024
+    max_tasks: int = 20_000
+    log_level: str = "INFO"
+    record_message_sizes: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        get = env.get
+        home = Path(get("HARMONIA_HOME") or ".harmonia")
+        return cls(
+            home=home,
+            database_url=get("HARMONIA_DATABASE_URL") or "",
+            redis_url=get("HARMONIA_REDIS_URL") or "",
+            host=get("HARMONIA_HOST") or "127.0.0.1",
+            port=_int(get("HARMONIA_PORT"), 8002),
+            secret_key=get("HARMONIA_SECRET_KEY") or "dev-only-secret",
+            enable_shell=_bool(get("HARMONIA_ENABLE_SHELL"), True),
+            visibility_timeout=_int(get("HARMONIA_VISIBILITY_TIMEOUT"), 3600),
+            component_aliases=parse_aliases(get("HARMONIA_COMPONENT_ALIASES")),
+            worker_concurrency=_int(get("HARMONIA_WORKER_CONCURRENCY"), 2),
+            default_queue=get("HARMONIA_QUEUE") or "harmonia",
+            segment_size=_int(get("HARMONIA_SEGMENT_SIZE"), 200),
+            default_task_timeout=_float(get("HARMONIA_TASK_TIMEOUT"), 3600.0),
+            max_output_bytes=_int(get("HARMONIA_MAX_OUTPUT_BYTES"), 1_000_000),
+            max_log_bytes=_int(get("HARMONIA_MAX_LOG_BYTES"), 1_000_000),
+            max_request_bytes=_int(get("HARMONIA_MAX_REQUEST_BYTES"), 10 * 1024 * 1024),
+            max_tasks=_int(get("HARMONIA_MAX_TASKS"), 20_000),
+            log_level=get("HARMONIA_LOG_LEVEL") or "INFO",
+            record_message_sizes=_bool(get("HARMONIA_RECORD_MESSAGE_SIZES"), False),
+        )
+
+    def with_(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file under ``home``."""
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite:///{(self.home / 'harmonia.db').resolve()}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` and use the psycopg 3 driver for both."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

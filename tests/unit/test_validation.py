@@ -1,0 +1,435 @@
+"""Definition validation reports every problem at once, each with a field path (DESIGN §3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine.validation import (
+    Catalogue,
+    InvalidDefinition,
+    InvalidInput,
+    Limits,
+    load_definition,
+    validate_input,
+)
+
+AGENTS = {"DataLoaderAgent": "active", "prometheus": "active", "Dormant": "inactive"}
+CATALOGUE = Catalogue(agent_status=lambda name: AGENTS.get(name), aliases={"ergon": "cli"})
+
+
+def problems(doc, limits: Limits | None = None) -> list[tuple[str, str]]:
+    with pytest.raises(InvalidDefinition) as info:
+        load_definition(doc, CATALOGUE, limits)
+    return [(p.field, p.message) for p in info.value.problems]
+
+
+def echo(**spec):
+    return {"action": "builtin.echo", **spec}
+
+
+# -- every problem at once ---------------------------------------------------------------------
+
+
+def test_every_problem_is_reported_at_once():
+    doc = {
+        "tasks": {
+            "a": echo(depends_on=["ghost"]),
+            "b": {"component": "nosuch", "action": "x"},
+            "c": {"action": "builtin.sleep"},
+            "d": echo(input={"x": "${tasks.e.output.y}"}),
+            "e": echo(input={"x": "${tasks.a.output.x +}"}),
+        },
+        "input_schema": {"type": "objekt"},
+    }
+    fields = [field for field, _ in problems(doc)]
+    assert sorted(fields) == [
+        "input_schema.type",
+        "tasks.a.depends_on[0]",
+        "tasks.b.component",
+        "tasks.c.input.seconds",
+        "tasks.d.input",
+        "tasks.e.input",
+    ]
+
+
+def test_error_message_summarises_the_first_problems():
+    doc = {"tasks": {f"t{i}": echo(depends_on=["ghost"]) for i in range(7)}}
+    with pytest.raises(InvalidDefinition) as info:
+        load_definition(doc, CATALOGUE)
+    assert len(info.value.problems) == 7
+    assert str(info.value).startswith(
+        "Invalid workflow definition: tasks.t0.depends_on[0]: unknown dependency 'ghost'; "
+    )
+    assert str(info.value).endswith("(and 2 more)")
+
+
+# -- graph problems ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        pytest.param(
+            {"tasks": {"a": echo(depends_on=["ghost"])}},
+            ("tasks.a.depends_on[0]", "unknown dependency 'ghost'"),
+            id="task-map",
+        ),
+        pytest.param(
+            {"tasks": [{"id": "a"}, {"id": "b", "dependencies": ["a", "ghost"]}]},
+            ("tasks[1].dependencies[1]", "unknown dependency 'ghost'"),
+            id="task-list",
+        ),
+        pytest.param(
+            {"tasks": [{"id": "a"}], "synchronizationPoints": [{"requiredTasks": ["a", "ghost"]}]},
+            ("synchronizationPoints[0].requiredTasks[1]", "unknown dependency 'ghost'"),
+            id="sync-point",
+        ),
+        pytest.param(
+            {"steps": [{"type": "builtin.noop", "depends_on": ["ghost"]}]},
+            ("steps[0].depends_on[0]", "unknown dependency 'ghost'"),
+            id="plan",
+        ),
+    ],
+)
+def test_unknown_dependency(doc, expected):
+    assert expected in problems(doc)
+
+
+def test_cycle_is_named_in_run_order():
+    doc = {
+        "tasks": {
+            "a": echo(depends_on=["c"]),
+            "b": echo(depends_on=["a"]),
+            "c": echo(depends_on=["b"]),
+            "d": echo(depends_on=["c"]),
+        }
+    }
+    assert problems(doc) == [("tasks", "cycle: a → b → c → a")]
+
+
+def test_two_step_cycle_in_step_map():
+    doc = {
+        "start_step": "a",
+        "steps": {
+            "a": {"agent_name": "DataLoaderAgent", "next_step": "b"},
+            "b": {"agent_name": "DataLoaderAgent", "next_step": "a"},
+        },
+    }
+    assert ("tasks", "cycle: a → b → a") in problems(doc)
+
+
+def test_self_dependency():
+    assert problems({"tasks": {"a": echo(depends_on=["a"])}}) == [
+        ("tasks.a.depends_on[0]", "task 'a' depends on itself")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        pytest.param({"tasks": [{"id": "a"}, {"id": "b"}, {"id": "a"}]}, "tasks[2].id",
+                     id="task-list"),
+        pytest.param({"tasks": [{"id": "a"}], "synchronizationPoints": [{"id": "a"}]},
+                     "synchronizationPoints[0].id", id="sync-point-reuses-task-id"),
+        pytest.param({"steps": [{"id": "a", "type": "builtin.noop"}] * 2}, "steps[1].id",
+                     id="plan"),
+    ],
+)
+def test_duplicate_id_in_list_dialects(doc, field):
+    assert (field, "duplicate task id 'a'") in problems(doc)
+
+
+def test_unreachable_step():
+    doc = {
+        "start_step": "a",
+        "steps": {
+            "a": {"agent_name": "DataLoaderAgent"},
+            "orphan": {"agent_name": "DataLoaderAgent", "next_step": "tail"},
+            "tail": {"agent_name": "DataLoaderAgent"},
+        },
+    }
+    assert problems(doc) == [
+        ("steps.orphan", "step 'orphan' is unreachable from start_step 'a'"),
+        ("steps.tail", "step 'tail' is unreachable from start_step 'a'"),
+    ]
+
+
+# -- the "only ancestors" rule -----------------------------------------------------------------
+
+CHAIN = {"a": echo(), "b": echo(depends_on=["a"]), "side": echo()}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("${tasks.a.output.x}", id="direct-parent"),
+        pytest.param("${steps.a.output.x}", id="steps-root"),
+        pytest.param("${a.output.x}", id="seed-002-form"),
+        pytest.param("${tasks.a.output.n + 1}", id="jinja-expression"),
+        pytest.param("items: ${tasks.a.output.items[0]}", id="interpolated"),
+    ],
+)
+def test_reading_an_ancestor_is_allowed(value):
+    doc = {"tasks": {**CHAIN, "c": echo(depends_on=["b"], input={"v": value})}}
+    assert load_definition(doc, CATALOGUE).tasks["c"].input == {"v": value}
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "body", "tid"),
+    [
+        pytest.param(echo(input={"v": "${tasks.side.output.y}"}), "tasks.c.input",
+                     "tasks.side.output.y", "side", id="unrelated-task"),
+        pytest.param(echo(input={"v": "${tasks.c.output.y}"}), "tasks.c.input",
+                     "tasks.c.output.y", "c", id="itself"),
+        pytest.param(echo(condition="${side.output.ok}"), "tasks.c.condition",
+                     "side.output.ok", "side", id="condition-seed-002-form"),
+        pytest.param(echo(input={"v": ["${tasks['side'].output.y == 1}"]}), "tasks.c.input",
+                     "tasks['side'].output.y == 1", "side", id="jinja-subscript"),
+    ],
+)
+def test_reading_a_task_that_is_not_upstream(spec, field, body, tid):
+    doc = {"tasks": {**CHAIN, "c": {**spec, "depends_on": ["b"]}}}
+    message = (
+        f"'${{{body}}}' reads task '{tid}', which is not upstream of 'c' "
+        "(add it to its dependencies)"
+    )
+    assert problems(doc) == [(field, message)]
+
+
+def test_reading_a_task_that_does_not_exist():
+    doc = {"tasks": {"a": echo(input={"v": "${tasks.ghost.output.y}"})}}
+    assert problems(doc) == [("tasks.a.input", "'${tasks.ghost.output.y}' reads unknown task 'ghost'")]
+
+
+def test_a_downstream_reader_in_step_map_is_not_upstream():
+    doc = {
+        "start_step": "a",
+        "steps": {
+            "a": {"agent_name": "DataLoaderAgent", "next_step": "b",
+                  "input_mapping": {"v": "${b.output.x}"}},
+            "b": {"agent_name": "DataLoaderAgent"},
+        },
+    }
+    assert [f for f, m in problems(doc) if "not upstream of 'a'" in m] == ["steps.a.input"]
+
+
+# -- actions, agents and their inputs ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param(
+            {"component": "nosuch", "action": "x"},
+            ("tasks.t.component", "unknown component 'nosuch' (built-in: agent, api, builtin, "
+             "cli; or the name of a registered agent)"),
+            id="unknown-component",
+        ),
+        pytest.param(
+            {"component": "Dormant", "action": "x"},
+            ("tasks.t.component", "Agent 'Dormant' is inactive"),
+            id="inactive-agent-component",
+        ),
+        pytest.param(
+            {"component": "cli", "action": "frobnicate", "input": {}},
+            ("tasks.t.action", "unknown action 'frobnicate' for 'cli' (known: execute_command, "
+             "execute_script)"),
+            id="unknown-capability",
+        ),
+        pytest.param(
+            {"action": "builtin.sleep"},
+            ("tasks.t.input.seconds", "is required"),
+            id="missing-required-parameter",
+        ),
+        pytest.param(
+            {"component": "ergon", "action": "execute_command",
+             "input": {"command": "ls", "bogus": 1}},
+            ("tasks.t.input.bogus", "unknown parameter (expected one of: command, env, shell, "
+             "timeout, working_directory)"),
+            id="unknown-parameter",
+        ),
+        pytest.param(
+            {"action": "builtin.sleep", "input": {"seconds": "soon"}},
+            ("tasks.t.input.seconds", "'soon' is not of type 'number'"),
+            id="literal-of-wrong-type",
+        ),
+        pytest.param(
+            {"action": "api.http_get", "input": ["https://x.test"]},
+            ("tasks.t.input", "must be an object"),
+            id="input-not-object",
+        ),
+        pytest.param(
+            {"agent_name": "Ghost"},
+            ("tasks.t.agent_name", "Agent 'Ghost' not found or inactive"),
+            id="unknown-agent",
+        ),
+        pytest.param(
+            {"agent_name": "Dormant"},
+            ("tasks.t.agent_name", "Agent 'Dormant' not found or inactive"),
+            id="inactive-agent",
+        ),
+    ],
+)
+def test_action_problems(spec, expected):
+    assert problems({"tasks": {"t": spec}}) == [expected]
+
+
+def test_seed_002_unknown_agent_is_reported_per_step():
+    doc = {
+        "start_step": "extract",
+        "steps": {
+            "extract": {"agent_name": "DataExtractorAgent", "next_step": "load"},
+            "load": {"agent_name": "DataLoaderAgent"},
+        },
+    }
+    assert problems(doc) == [
+        ("steps.extract.agent_name", "Agent 'DataExtractorAgent' not found or inactive")
+    ]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({"component": "prometheus", "action": "analyze"}, id="agent-component"),
+        pytest.param({"agent_name": "DataLoaderAgent"}, id="active-agent"),
+        pytest.param({"action": "builtin.sleep", "input": {"seconds": "${workflow.input.s}"}},
+                     id="expression-checked-at-run-time"),
+        pytest.param({"action": "api.http_post", "input": "${workflow.input.request}"},
+                     id="whole-input-from-expression"),
+    ],
+)
+def test_valid_actions(spec):
+    assert list(load_definition({"tasks": {"t": spec}}, CATALOGUE).tasks) == ["t"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("${tasks.a.output.x +}", id="dangling-operator"),
+        pytest.param("${ (workflow.input }", id="unclosed-paren"),
+        pytest.param("${}", id="empty"),
+        pytest.param("${" + "a" * 2001 + "}", id="too-long"),
+    ],
+)
+def test_bad_expression_syntax(value):
+    found = problems({"tasks": {"a": echo(), "b": echo(depends_on=["a"], input={"v": value})}})
+    assert [field for field, _ in found] == ["tasks.b.input"]
+
+
+def test_bad_expression_message_quotes_the_expression():
+    doc = {"tasks": {"a": echo(), "b": echo(depends_on=["a"], condition="tasks.a.output.x +")}}
+    ((field, message),) = problems(doc)
+    assert field == "tasks.b.condition"
+    assert message.startswith("bad expression '${tasks.a.output.x +}': ")
+
+
+def test_input_schema_that_is_not_json_schema():
+    doc = {"tasks": {"a": echo()}, "input": {"type": "object", "properties": {"n": {"type": 7}}}}
+    ((field, message),) = problems(doc)
+    assert field == "input_schema.properties.n.type"
+    assert message.startswith("not a valid JSON Schema: ")
+
+
+# -- server limits -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param({"component": "ergon", "action": "execute_command",
+                      "input": {"command": "ls"}}, id="command"),
+        pytest.param({"action": "cli.execute_script", "input": {"script": "ls"}}, id="script"),
+    ],
+)
+def test_shell_can_be_disabled(spec):
+    doc = {"tasks": {"t": spec, "ok": echo()}}
+    assert problems(doc, Limits(enable_shell=False)) == [
+        ("tasks.t.component", "shell tasks are disabled on this server (HARMONIA_ENABLE_SHELL=false)")
+    ]
+    assert "t" in load_definition(doc, CATALOGUE, Limits(enable_shell=True)).tasks
+
+
+def test_task_count_limit():
+    doc = {"tasks": {f"t{i}": echo() for i in range(4)}}
+    assert problems(doc, Limits(max_tasks=3)) == [("tasks", "4 tasks exceed the limit of 3")]
+    assert len(load_definition(doc, CATALOGUE, Limits(max_tasks=4)).tasks) == 4
+
+
+def test_empty_workflow():
+    assert problems({"tasks": {}}) == [("tasks", "a workflow needs at least one task")]
+
+
+# -- run input ---------------------------------------------------------------------------------
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "n": {"type": "integer", "default": 3},
+        "tags": {"type": "array", "default": []},
+        "db": {
+            "type": "object",
+            "properties": {"host": {"type": "string"}, "port": {"type": "integer", "default": 5432}},
+        },
+    },
+    "required": ["url"],
+}
+
+
+def input_problems(data) -> list[tuple[str, str]]:
+    with pytest.raises(InvalidInput) as info:
+        validate_input(SCHEMA, data)
+    return [(p.field, p.message) for p in info.value.problems]
+
+
+def test_defaults_are_applied_including_nested_objects():
+    data = validate_input(SCHEMA, {"url": "u", "db": {"host": "h"}})
+    assert data == {"url": "u", "n": 3, "tags": [], "db": {"host": "h", "port": 5432}}
+
+
+def test_given_values_win_over_defaults():
+    data = validate_input(SCHEMA, {"url": "u", "n": 9, "db": {"port": 1}})
+    assert (data["n"], data["db"]) == (9, {"port": 1})
+
+
+def test_defaults_are_not_shared_between_runs():
+    first = validate_input(SCHEMA, {"url": "u"})
+    first["tags"].append("mutated")
+    assert validate_input(SCHEMA, {"url": "u"})["tags"] == []
+
+
+def test_caller_data_is_not_modified():
+    given = {"url": "u", "db": {"host": "h"}}
+    validate_input(SCHEMA, given)
+    assert given == {"url": "u", "db": {"host": "h"}}
+
+
+def test_input_errors_name_the_field():
+    assert input_problems({"n": "three", "db": {"port": "x"}}) == [
+        ("input_data", "'url' is a required property"),
+        ("input_data.db.port", "'x' is not of type 'integer'"),
+        ("input_data.n", "'three' is not of type 'integer'"),
+    ]
+
+
+@pytest.mark.parametrize("data", [[1, 2], "text", 3], ids=["list", "string", "number"])
+def test_non_object_input_is_rejected(data):
+    assert input_problems(data) == [("input_data", "must be an object")]
+
+
+def test_no_schema_accepts_any_object():
+    assert validate_input(None, {"a": 1}) == {"a": 1}
+    assert validate_input(None, None) == {}
+
+
+def test_seed_001_property_map_validates_run_input():
+    doc = {
+        "tasks": {"a": echo()},
+        "input_schema": {
+            "data_url": {"type": "string", "required": True},
+            "analysis_type": {"type": "string", "enum": ["basic", "detailed"], "default": "basic"},
+        },
+    }
+    schema = load_definition(doc, CATALOGUE).input_schema
+    assert validate_input(schema, {"data_url": "u"}) == {"data_url": "u", "analysis_type": "basic"}
+    with pytest.raises(InvalidInput, match="'data_url' is a required property"):
+        validate_input(schema, {})

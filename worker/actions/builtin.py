@@ -1,0 +1,32 @@
+"""Built-in actions for tests, demos and benchmarks."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from worker.actions import ActionContext, ActionError
+
+
+def noop(params: Any, ctx: ActionContext) -> dict[str, Any]:
+    return {}
+
+
+def echo(params: Any, ctx: ActionContext) -> Any:
+    return params
+
+
+def sleep(params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    seconds = float(params["seconds"])
+    if seconds > ctx.timeout:
+        time.sleep(ctx.timeout)
+        raise ActionError(f"timed out after {ctx.timeout:g}s (asked to sleep {seconds:g}s)")
+    time.sleep(seconds)
+    return {"slept": seconds}
+
+
+def fail(params: dict[str, Any], ctx: ActionContext) -> None:
+    raise ActionError(str(params.get("message") or "Task failed (builtin.fail)"))
+
+
+CAPABILITIES = {"noop": noop, "echo": echo, "sleep": sleep, "fail": fail}

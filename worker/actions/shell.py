@@ -1,0 +1,95 @@
+"""``cli`` actions: run a command or a script in its own process group.
+
+Output: ``{stdout, stderr, exit_code, result}`` where ``result`` is stdout stripped. A non-zero exit
+is a failure; a timeout terminates the whole process group (SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+from typing import Any
+
+from worker.actions import ActionContext, ActionError
+
+KILL_GRACE_SECONDS = 3.0
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _run(argv: list[str] | str, params: dict[str, Any], ctx: ActionContext, *, shell: bool,
+         default_timeout: float) -> dict[str, Any]:
+    timeout = min(float(params.get("timeout") or default_timeout), ctx.timeout)
+    env = {**os.environ, **(params.get("env") or {})}
+    try:
+        process = subprocess.Popen(
+            argv, shell=shell, cwd=params.get("working_directory") or None, env=env,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, text=True, errors="replace",
+        )
+    except (OSError, ValueError) as exc:
+        raise ActionError(f"cannot start command: {exc}", retryable=False) from exc
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _terminate(process)
+        stdout, stderr = process.communicate()
+        ctx.log("stdout", stdout)
+        ctx.log("stderr", stderr)
+        raise ActionError(f"command timed out after {timeout:g}s and was killed",
+                          _output(stdout, stderr, None)) from None
+    except BaseException:
+        _terminate(process)  # the task itself is being stopped: leave no orphans behind
+        raise
+    ctx.log("stdout", stdout)
+    ctx.log("stderr", stderr)
+    output = _output(stdout, stderr, process.returncode)
+    if process.returncode != 0:
+        tail = (stderr.strip() or stdout.strip())[-500:]
+        raise ActionError(f"command exited with code {process.returncode}"
+                          + (f": {tail}" if tail else ""), output)
+    return output
+
+
+def _output(stdout: str, stderr: str, exit_code: int | None) -> dict[str, Any]:
+    return {"stdout": stdout, "stderr": stderr, "exit_code": exit_code, "result": stdout.strip()}
+
+
+def execute_command(params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    command = params["command"]
+    shell = bool(params.get("shell"))
+    if shell:
+        argv: list[str] | str = command if isinstance(command, str) else shlex.join(command)
+    else:
+        argv = shlex.split(command) if isinstance(command, str) else list(command)
+        if not argv:
+            raise ActionError("empty command", retryable=False)
+    return _run(argv, params, ctx, shell=shell, default_timeout=60)
+
+
+def execute_script(params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    interpreter = shlex.split(params.get("interpreter") or "bash")
+    with tempfile.NamedTemporaryFile("w", suffix=".script", delete=False) as handle:
+        handle.write(params["script"])
+        path = handle.name
+    try:
+        return _run([*interpreter, path], params, ctx, shell=False, default_timeout=300)
+    finally:
+        os.unlink(path)
+
+
+CAPABILITIES = {"execute_command": execute_command, "execute_script": execute_script}

@@ -1,0 +1,47 @@
+"""The Celery app. ``make_celery`` builds the same configuration for workers and for the API's
+client (which sends signatures by task name and never imports ``worker.tasks``).
+
+Run a worker with ``celery -A worker.celery_app worker`` (``harmonia worker`` does this).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from config.settings import Settings
+
+
+def make_celery(settings: Settings, *, include_tasks: bool = False) -> Celery:
+    app = Celery(
+        "harmonia",
+        broker=settings.redis_url,
+        backend=settings.redis_url,
+        include=["worker.tasks"] if include_tasks else [],
+        set_as_current=include_tasks,
+    )
+    transport = {"visibility_timeout": settings.visibility_timeout}
+    app.conf.update(
+        # Reliability (DESIGN §4): a message is acknowledged only once its task has finished,
+        # re-queued if the worker process dies, and never prefetched beyond one per process.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options=transport,
+        result_backend_transport_options=transport,
+        broker_connection_retry_on_startup=True,
+        task_default_queue=settings.default_queue,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        worker_send_task_events=True,
+        task_time_limit=int(settings.default_task_timeout) + 60,
+        task_soft_time_limit=int(settings.default_task_timeout),
+        result_expires=3600,
+        worker_hijack_root_logger=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+    )
+    return app
+
+
+celery = make_celery(Settings.from_env(), include_tasks=True)
+app = celery
