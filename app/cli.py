@@ -55,9 +55,23 @@ def start_embedded_redis(home: Path) -> tuple[subprocess.Popen | object, str]:
     home.mkdir(parents=True, exist_ok=True)
     if binary:
         process = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-             "no", "--dir", str(home.resolve()), "--logfile", str((home / "redis.log").resolve())],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(home.resolve()),
+                "--logfile",
+                str((home / "redis.log").resolve()),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         if not wait_for_port("127.0.0.1", port):
             process.terminate()
@@ -72,21 +86,48 @@ def start_embedded_redis(home: Path) -> tuple[subprocess.Popen | object, str]:
     return server, f"redis://127.0.0.1:{port}/0"
 
 
-def worker_argv(settings: Settings, *, concurrency: int | None = None, name: str = "harmonia",
-                extra: list[str] | None = None) -> list[str]:
+def worker_argv(
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    name: str = "harmonia",
+    extra: list[str] | None = None,
+) -> list[str]:
     return [
-        sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-        "--concurrency", str(concurrency or settings.worker_concurrency),
-        "--queues", settings.default_queue, "--hostname", f"{name}@%h",
-        "--loglevel", settings.log_level, "--without-mingle", "--without-gossip",
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.celery_app",
+        "worker",
+        "--concurrency",
+        str(concurrency or settings.worker_concurrency),
+        "--queues",
+        settings.default_queue,
+        "--hostname",
+        f"{name}@%h",
+        "--loglevel",
+        settings.log_level,
+        "--without-mingle",
+        "--without-gossip",
         *(extra or []),
     ]
 
 
 def api_argv(settings: Settings) -> list[str]:
     config = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
-    return [sys.executable, "-m", "gunicorn", "app.wsgi:app", "--config", str(config),
-            "--bind", f"{settings.host}:{settings.port}", "--workers", "2"]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "app.wsgi:app",
+        "--config",
+        str(config),
+        "--bind",
+        f"{settings.host}:{settings.port}",
+        "--workers",
+        "2",
+    ]
 
 
 @click.group()
@@ -176,8 +217,10 @@ def dev() -> None:
     try:
         children.append(subprocess.Popen(worker_argv(settings), env=env))
         children.append(subprocess.Popen(api_argv(settings), env=env))
-        click.echo(f"Harmonia API on http://{settings.host}:{settings.port} "
-                   f"(docs: http://{settings.host}:{settings.port}/docs)")
+        click.echo(
+            f"Harmonia API on http://{settings.host}:{settings.port} "
+            f"(docs: http://{settings.host}:{settings.port}/docs)"
+        )
         while not stopping:
             for child in children:
                 if child.poll() is not None:

@@ -32,6 +32,10 @@ class Runtime:
         db.configure(settings.resolved_database_url)
         client = redis.Redis.from_url(settings.redis_url, decode_responses=True,
                                       health_check_interval=30)
+        if settings.record_message_sizes:
+            from app.services import message_stats
+
+            message_stats.enable(client)
         return cls(settings=settings, db=db, redis=client, celery=make_celery(settings))
 
     def close(self) -> None:

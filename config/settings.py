@@ -51,7 +51,9 @@ class Settings:
     # Broker visibility timeout (s): must exceed the longest task plus its retry backoff, or
     # Redis redelivers a message that is still running (the atomic claim keeps that harmless).
     visibility_timeout: int = 3600
-    component_aliases: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_COMPONENT_ALIASES))
+    component_aliases: dict[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_COMPONENT_ALIASES)
+    )
     worker_concurrency: int = 2
     default_queue: str = "harmonia"
     # Canvas bound: at most this many task signatures in one submitted segment (DESIGN §4).

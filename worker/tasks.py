@@ -11,7 +11,10 @@ from worker.runtime import get_runtime, reset_runtime
 
 @worker_process_init.connect
 def _fresh_connections(**_kwargs) -> None:
-    reset_runtime()  # never reuse a parent's database or Redis sockets after fork
+    # Never reuse a parent's database or Redis sockets after fork; build this process's own
+    # runtime now (it also connects the opt-in message-size recorder).
+    reset_runtime()
+    get_runtime()
 
 
 @shared_task(name="harmonia.run_task", bind=True, acks_late=True, max_retries=None)

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 TITLES = {422: "Validation Error", 413: "Payload Too Large", 405: "Method Not Allowed"}
 
 
-def error_response(status: int, detail: str, errors: list[dict[str, Any]] | None = None,
-                   title: str | None = None):
+def error_response(
+    status: int, detail: str, errors: list[dict[str, Any]] | None = None, title: str | None = None
+):
     body = {
         "error": title or TITLES.get(status) or _title(status),
         "detail": detail,
@@ -50,8 +51,11 @@ def _flatten(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
             out.extend(_flatten(value, path))
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         for message in messages:
-            kind = "missing" if "required" in message.lower() else (
-                "unknown" if "unknown field" in message.lower() else "invalid")
+            kind = (
+                "missing"
+                if "required" in message.lower()
+                else ("unknown" if "unknown field" in message.lower() else "invalid")
+            )
             out.append({"field": prefix or "body", "message": message, "type": kind})
     elif isinstance(messages, list):
         for index, value in enumerate(messages):
@@ -88,7 +92,8 @@ def register_error_handlers(app: Flask) -> None:
         if messages:
             errors = _flatten(messages)
             detail = "Validation failed: " + "; ".join(
-                f"{e['field']}: {e['message']}" for e in errors[:5])
+                f"{e['field']}: {e['message']}" for e in errors[:5]
+            )
             return error_response(status, detail, errors)
         if status == 400 and "json" in (exc.description or "").lower():
             return error_response(400, "Malformed JSON body: " + (exc.description or ""))

@@ -47,8 +47,13 @@ class Health(MethodView):
     def get(self):
         """Liveness: the API process answers (no dependency is checked)"""
         started = current_app.config["HARMONIA_STARTED"]
-        return {"status": "healthy", "timestamp": _now(), "version": VERSION,
-                "uptime_seconds": round(time.time() - started, 2), "services": None}
+        return {
+            "status": "healthy",
+            "timestamp": _now(),
+            "version": VERSION,
+            "uptime_seconds": round(time.time() - started, 2),
+            "services": None,
+        }
 
 
 @blp.route("/health/ready")

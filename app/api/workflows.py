@@ -20,8 +20,12 @@ from app.schemas.workflows import (
 from app.services import runs as run_service
 from app.services import workflows as service
 
-blp = Blueprint("workflows", __name__, url_prefix="/api/v1/workflows",
-                description="Workflow definitions, versions and execution")
+blp = Blueprint(
+    "workflows",
+    __name__,
+    url_prefix="/api/v1/workflows",
+    description="Workflow definitions, versions and execution",
+)
 
 
 @blp.route("")
@@ -94,6 +98,10 @@ class WorkflowExecute(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Workflow does not exist")
     def post(self, body, workflow_id):
         """Execute a workflow asynchronously"""
-        return run_service.start_run(runtime(), workflow_id, body["input_data"],
-                                     triggered_by=body["triggered_by"],
-                                     variables=body["variables"])
+        return run_service.start_run(
+            runtime(),
+            workflow_id,
+            body["input_data"],
+            triggered_by=body["triggered_by"],
+            variables=body["variables"],
+        )

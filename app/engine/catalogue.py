@@ -144,9 +144,7 @@ INTEGRATIONS: dict[str, Integration] = {
             "http_put": _cap(
                 "http_put", "HTTP PUT", "PUT to a URL", _obj({**_HTTP, **_HTTP_BODY}, ["url"])
             ),
-            "http_delete": _cap(
-                "http_delete", "HTTP DELETE", "DELETE a URL", _obj(_HTTP, ["url"])
-            ),
+            "http_delete": _cap("http_delete", "HTTP DELETE", "DELETE a URL", _obj(_HTTP, ["url"])),
         },
     ),
     "agent": Integration(

@@ -226,9 +226,17 @@ class PlanIndex:
 class Emitter:
     """Builds the canvas for a segment of a stored plan. Signatures are sent by task name."""
 
-    def __init__(self, plan: Mapping[str, Any], run_id: str, generation: int, *, app,
-                 segment_size: int = 200, task_options: Callable[[str], dict] | None = None,
-                 index: PlanIndex | None = None):
+    def __init__(
+        self,
+        plan: Mapping[str, Any],
+        run_id: str,
+        generation: int,
+        *,
+        app,
+        segment_size: int = 200,
+        task_options: Callable[[str], dict] | None = None,
+        index: PlanIndex | None = None,
+    ):
         self.index = index or PlanIndex(plan)
         self.run_id = run_id
         self.generation = generation
@@ -260,7 +268,9 @@ class Emitter:
             return self.finalize()
         parent = self.index.nodes[parent_id]
         member = next(i for i, c in enumerate(parent["children"]) if c["id"] == node["id"])
-        return self.advance("join", parent_id, join=Join(parent_id, member, len(parent["children"])))
+        return self.advance(
+            "join", parent_id, join=Join(parent_id, member, len(parent["children"]))
+        )
 
     def _is_flat(self, parallel: Mapping[str, Any]) -> bool:
         for branch in parallel["children"]:

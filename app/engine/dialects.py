@@ -80,7 +80,9 @@ def normalise(doc: Mapping[str, Any], aliases: Mapping[str, str] | None = None):
         dialect=dialect,
         input_schema=_input_schema(doc, problems),
         output_mapping=doc.get("output_mapping"),
-        variables=dict(doc.get("variables") or {}) if isinstance(doc.get("variables"), Mapping) else {},
+        variables=dict(doc.get("variables") or {})
+        if isinstance(doc.get("variables"), Mapping)
+        else {},
     )
     return dag, problems
 
@@ -123,8 +125,11 @@ def _action(spec: Mapping[str, Any], path: str, aliases: Mapping[str, str], prob
     if default is not None:
         return default, None
     problems.append(
-        Problem(path, "a task needs 'component' and 'action', a dotted 'action', or 'agent_name'",
-                "missing")
+        Problem(
+            path,
+            "a task needs 'component' and 'action', a dotted 'action', or 'agent_name'",
+            "missing",
+        )
     )
     return "builtin.noop", None
 
@@ -155,7 +160,9 @@ def _retry(value: Any, path: str, problems: list[Problem]) -> RetryPolicy:
             if name in value and value[name] is not None:
                 raw = value[name]
                 if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
-                    problems.append(Problem(f"{path}.{name}", "must be a non-negative number", "type"))
+                    problems.append(
+                        Problem(f"{path}.{name}", "must be a non-negative number", "type")
+                    )
                     return None
                 return raw * scale
         return None
@@ -203,8 +210,19 @@ def _condition(spec: Mapping[str, Any], path: str, problems: list[Problem]):
     return condition, where
 
 
-def _task(tid: str, spec: Mapping[str, Any], path: str, aliases, problems, *, depends_on,
-          input_value, default_action=None, action=None, agent=None) -> Task:
+def _task(
+    tid: str,
+    spec: Mapping[str, Any],
+    path: str,
+    aliases,
+    problems,
+    *,
+    depends_on,
+    input_value,
+    default_action=None,
+    action=None,
+    agent=None,
+) -> Task:
     if action is None:
         action, agent = _action(spec, path, aliases, problems, default_action)
     condition, _ = _condition(spec, path, problems)
@@ -257,8 +275,13 @@ def _from_task_map(doc, aliases, problems) -> dict[str, Task]:
         if "id" in spec and spec["id"] != tid:
             problems.append(Problem(f"{path}.id", f"'{spec['id']}' does not match its key '{tid}'"))
         deps = _id_list(spec.get("depends_on"), f"{path}.depends_on", problems)
-        _add(tasks, _task(tid, spec, path, aliases, problems, depends_on=deps,
-                          input_value=spec.get("input")), problems)
+        _add(
+            tasks,
+            _task(
+                tid, spec, path, aliases, problems, depends_on=deps, input_value=spec.get("input")
+            ),
+            problems,
+        )
     return tasks
 
 
@@ -270,12 +293,24 @@ def _from_task_list(doc, aliases, problems) -> dict[str, Task]:
         if spec is None:
             continue
         tid = spec.get("id") or f"task-{index + 1}"
-        deps = _id_list(spec.get("dependencies", spec.get("depends_on")), f"{path}.dependencies",
-                        problems)
+        deps = _id_list(
+            spec.get("dependencies", spec.get("depends_on")), f"{path}.dependencies", problems
+        )
         # Seed 003's tasks often name no action: they are plain placeholders.
-        _add(tasks, _task(str(tid), spec, path, aliases, problems, depends_on=deps,
-                          input_value=spec.get("input", spec.get("parameters")),
-                          default_action="builtin.noop"), problems)
+        _add(
+            tasks,
+            _task(
+                str(tid),
+                spec,
+                path,
+                aliases,
+                problems,
+                depends_on=deps,
+                input_value=spec.get("input", spec.get("parameters")),
+                default_action="builtin.noop",
+            ),
+            problems,
+        )
     for index, raw in enumerate(doc.get("synchronizationPoints") or []):
         path = f"synchronizationPoints[{index}]"
         spec = _spec_or_problem(raw, path, problems)
@@ -283,8 +318,20 @@ def _from_task_list(doc, aliases, problems) -> dict[str, Task]:
             continue
         sid = spec.get("id") or f"sync-{index + 1}"
         deps = _id_list(spec.get("requiredTasks"), f"{path}.requiredTasks", problems)
-        _add(tasks, _task(str(sid), spec, path, aliases, problems, depends_on=deps,
-                          input_value={}, action="builtin.noop"), problems)
+        _add(
+            tasks,
+            _task(
+                str(sid),
+                spec,
+                path,
+                aliases,
+                problems,
+                depends_on=deps,
+                input_value={},
+                action="builtin.noop",
+            ),
+            problems,
+        )
     return tasks
 
 
@@ -321,10 +368,23 @@ def _from_step_map(doc, aliases, problems) -> dict[str, Task]:
             continue
         if "id" in spec and spec["id"] != sid:
             problems.append(Problem(f"{path}.id", f"'{spec['id']}' does not match its key '{sid}'"))
-        deps = tuple(parents[sid]) + _id_list(spec.get("depends_on"), f"{path}.depends_on", problems)
+        deps = tuple(parents[sid]) + _id_list(
+            spec.get("depends_on"), f"{path}.depends_on", problems
+        )
         input_value = spec.get("input_mapping", spec.get("input"))
-        _add(tasks, _task(sid, spec, path, aliases, problems, depends_on=tuple(dict.fromkeys(deps)),
-                          input_value=input_value), problems)
+        _add(
+            tasks,
+            _task(
+                sid,
+                spec,
+                path,
+                aliases,
+                problems,
+                depends_on=tuple(dict.fromkeys(deps)),
+                input_value=input_value,
+            ),
+            problems,
+        )
     if isinstance(start, str) and start in tasks:
         _report_unreachable(start, steps, tasks, problems)
     return tasks
@@ -345,8 +405,11 @@ def _report_unreachable(start: str, steps, tasks: dict[str, Task], problems) -> 
     for sid in tasks:
         if sid not in seen:
             problems.append(
-                Problem(f"steps.{sid}", f"step '{sid}' is unreachable from start_step '{start}'",
-                        "unreachable")
+                Problem(
+                    f"steps.{sid}",
+                    f"step '{sid}' is unreachable from start_step '{start}'",
+                    "unreachable",
+                )
             )
 
 
@@ -366,8 +429,21 @@ def _from_plan(doc, aliases, problems) -> dict[str, Task]:
         params = spec.get("parameters", spec.get("input"))
         params = dict(params) if isinstance(params, Mapping) else params
         action, agent = _plan_action(spec, params, path, aliases, problems)
-        _add(tasks, _task(sid, spec, path, aliases, problems, depends_on=deps, input_value=params,
-                          action=action, agent=agent), problems)
+        _add(
+            tasks,
+            _task(
+                sid,
+                spec,
+                path,
+                aliases,
+                problems,
+                depends_on=deps,
+                input_value=params,
+                action=action,
+                agent=agent,
+            ),
+            problems,
+        )
         previous = sid
     return tasks
 
@@ -388,11 +464,15 @@ def _plan_action(spec, params, path, aliases, problems):
             method = "get"
         return f"api.http_{method}", None
     if kind == "agent":
-        agent = params.pop("agent_name", None) or params.pop("agent", None) if isinstance(
-            params, dict) else None
+        agent = (
+            params.pop("agent_name", None) or params.pop("agent", None)
+            if isinstance(params, dict)
+            else None
+        )
         if not agent:
-            problems.append(Problem(f"{path}.parameters.agent_name", "names the agent to call",
-                                    "missing"))
+            problems.append(
+                Problem(f"{path}.parameters.agent_name", "names the agent to call", "missing")
+            )
         return "agent.call", agent
     if kind in PLAN_TYPES:
         return PLAN_TYPES[kind], None
@@ -400,8 +480,12 @@ def _plan_action(spec, params, path, aliases, problems):
         integration, capability = kind.split(".", 1)
         return f"{aliases.get(integration, integration)}.{capability}", None
     problems.append(
-        Problem(f"{path}.type", f"unknown step type '{kind}' (command, script, http, agent, mcp, "
-                "or integration.capability)", "unknown")
+        Problem(
+            f"{path}.type",
+            f"unknown step type '{kind}' (command, script, http, agent, mcp, "
+            "or integration.capability)",
+            "unknown",
+        )
     )
     return "builtin.noop", None
 

@@ -27,6 +27,9 @@ REFERENCE = re.compile(rf"^\s*{_SEGMENT}(?:\.[\w-]+|\[\d+\])*\s*$")
 _PATH_PART = re.compile(r"\.?([\w-]+)|\[(\d+)\]")
 ROOTS = ("workflow", "tasks", "variables", "state", "params", "steps")
 MAX_EXPRESSION_LENGTH = 2000
+MAX_SEQUENCE_PRODUCT = 1_000_000
+MAX_EXPONENT = 1000
+
 
 class _Sandbox(ImmutableSandboxedEnvironment):
     """Immutable: an expression reads the run context, it must never change it (``x.pop(...)``)."""
@@ -37,6 +40,19 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         if isinstance(obj, Mapping) and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
+
+    # Multiplication and powers are checked so one expression cannot exhaust a worker's memory.
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(count, int):
+                    if len(seq) * count > MAX_SEQUENCE_PRODUCT:
+                        raise ExpressionError("expression result would be too large")
+        if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+            raise ExpressionError(f"exponent larger than {MAX_EXPONENT}")
+        return super().call_binop(context, operator, left, right)
 
 
 _env = _Sandbox()
@@ -128,7 +144,11 @@ def lookup(context: Mapping[str, Any], ref: Reference) -> Any:
     value: Any = context
     for part in ref.path:
         if isinstance(part, int):
-            value = value[part] if isinstance(value, list) and -len(value) <= part < len(value) else None
+            value = (
+                value[part]
+                if isinstance(value, list) and -len(value) <= part < len(value)
+                else None
+            )
         elif isinstance(value, Mapping):
             value = value.get(part)
         else:

@@ -47,7 +47,7 @@ def find_cycle(deps: Mapping[str, Sequence[str]], among: Iterable[str]) -> list[
             node = next((p for p in deps.get(node, ()) if p in among), None)
         if node is not None:
             # Walking dependencies goes backwards along edges: reverse to read in run order.
-            cycle = path[index[node]:] + [node]
+            cycle = path[index[node] :] + [node]
             return list(reversed(cycle))
     return []
 

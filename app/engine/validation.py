@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,8 +49,9 @@ class Catalogue:
     aliases: Mapping[str, str] = field(default_factory=dict)
 
 
-def load_definition(doc: Mapping[str, Any], catalogue: Catalogue, limits: Limits | None = None
-                    ) -> Dag:
+def load_definition(
+    doc: Mapping[str, Any], catalogue: Catalogue, limits: Limits | None = None
+) -> Dag:
     """Normalise and validate; raise ``InvalidDefinition`` listing every problem."""
     limits = limits or Limits()
     dag, problems = normalise(doc, catalogue.aliases)
@@ -67,19 +69,32 @@ def validate(dag: Dag, catalogue: Catalogue, limits: Limits) -> list[Problem]:
         problems.append(Problem("tasks", "a workflow needs at least one task", "missing"))
     if len(dag.tasks) > limits.max_tasks:
         problems.append(
-            Problem("tasks", f"{len(dag.tasks)} tasks exceed the limit of {limits.max_tasks}",
-                    "too_large")
+            Problem(
+                "tasks",
+                f"{len(dag.tasks)} tasks exceed the limit of {limits.max_tasks}",
+                "too_large",
+            )
         )
         return problems
     deps = {tid: task.depends_on for tid, task in dag.tasks.items()}
     for task in dag.tasks.values():
         for i, dep in enumerate(task.depends_on):
             if dep not in dag.tasks:
-                problems.append(Problem(_dep_path(task.path, dag.dialect, i),
-                                        f"unknown dependency '{dep}'", "unknown"))
+                problems.append(
+                    Problem(
+                        _dep_path(task.path, dag.dialect, i),
+                        f"unknown dependency '{dep}'",
+                        "unknown",
+                    )
+                )
             elif dep == task.id:
-                problems.append(Problem(_dep_path(task.path, dag.dialect, i),
-                                        f"task '{dep}' depends on itself", "cycle"))
+                problems.append(
+                    Problem(
+                        _dep_path(task.path, dag.dialect, i),
+                        f"task '{dep}' depends on itself",
+                        "cycle",
+                    )
+                )
     order, leftovers = topological_order(deps)
     if leftovers:
         cycle = find_cycle(deps, leftovers)
@@ -108,8 +123,11 @@ def _check_action(task, catalogue: Catalogue, limits: Limits) -> list[Problem]:
             return []
         status = catalogue.agent_status(task.agent)
         if status != "active":
-            return [Problem(f"{where}.agent_name", f"Agent '{task.agent}' not found or inactive",
-                            "unknown")]
+            return [
+                Problem(
+                    f"{where}.agent_name", f"Agent '{task.agent}' not found or inactive", "unknown"
+                )
+            ]
         return []
     integration, capability = task.integration, task.capability
     if integration not in INTEGRATIONS:
@@ -120,16 +138,32 @@ def _check_action(task, catalogue: Catalogue, limits: Limits) -> list[Problem]:
         if status is not None:
             return [Problem(f"{where}.component", f"Agent '{integration}' is {status}", "inactive")]
         known = ", ".join(sorted(INTEGRATIONS))
-        return [Problem(f"{where}.component", f"unknown component '{integration}' (built-in: "
-                        f"{known}; or the name of a registered agent)", "unknown")]
+        return [
+            Problem(
+                f"{where}.component",
+                f"unknown component '{integration}' (built-in: "
+                f"{known}; or the name of a registered agent)",
+                "unknown",
+            )
+        ]
     if integration == "cli" and not limits.enable_shell:
-        return [Problem(f"{where}.component", "shell tasks are disabled on this server "
-                        "(HARMONIA_ENABLE_SHELL=false)", "forbidden")]
+        return [
+            Problem(
+                f"{where}.component",
+                "shell tasks are disabled on this server (HARMONIA_ENABLE_SHELL=false)",
+                "forbidden",
+            )
+        ]
     cap = find_capability(integration, capability)
     if cap is None:
         known = ", ".join(sorted(INTEGRATIONS[integration].capabilities))
-        return [Problem(f"{where}.action", f"unknown action '{capability}' for '{integration}' "
-                        f"(known: {known})", "unknown")]
+        return [
+            Problem(
+                f"{where}.action",
+                f"unknown action '{capability}' for '{integration}' (known: {known})",
+                "unknown",
+            )
+        ]
     return _check_input_keys(task, cap.schema)
 
 
@@ -148,8 +182,13 @@ def _check_input_keys(task, schema: Mapping[str, Any]) -> list[Problem]:
         allowed = set(schema.get("properties", {}))
         for name in value:
             if name not in allowed:
-                problems.append(Problem(f"{where}.{name}", "unknown parameter (expected one of: "
-                                        + ", ".join(sorted(allowed)) + ")", "unknown"))
+                problems.append(
+                    Problem(
+                        f"{where}.{name}",
+                        "unknown parameter (expected one of: " + ", ".join(sorted(allowed)) + ")",
+                        "unknown",
+                    )
+                )
     # Literal values (no expressions) are checked against their property schemas now.
     for name, item in value.items():
         prop = schema.get("properties", {}).get(name)
@@ -179,17 +218,24 @@ def _check_expressions(dag: Dag, order: list[str]) -> list[Problem]:
                 continue
             for tid in sorted(expressions.task_ids_read(body, known)):
                 if tid not in known:
-                    problems.append(Problem(field_path, f"'${{{body}}}' reads unknown task '{tid}'",
-                                            "unknown"))
+                    problems.append(
+                        Problem(field_path, f"'${{{body}}}' reads unknown task '{tid}'", "unknown")
+                    )
                     continue
                 if ancestors is None:
                     deps = {t: dag.tasks[t].depends_on for t in order}
                     ancestors = ancestor_bits(order, deps)
                 bits = ancestors.get(task.id, 0)
                 if tid == task.id or tid not in position or not (bits >> position[tid]) & 1:
-                    problems.append(Problem(field_path, f"'${{{body}}}' reads task '{tid}', which "
-                                            f"is not upstream of '{task.id}' (add it to its "
-                                            "dependencies)", "not_ancestor"))
+                    problems.append(
+                        Problem(
+                            field_path,
+                            f"'${{{body}}}' reads task '{tid}', which "
+                            f"is not upstream of '{task.id}' (add it to its "
+                            "dependencies)",
+                            "not_ancestor",
+                        )
+                    )
     return problems
 
 
@@ -200,8 +246,13 @@ def _check_schema(dag: Dag) -> list[Problem]:
         Draft202012Validator.check_schema(dag.input_schema)
     except SchemaError as exc:
         where = ".".join(str(p) for p in exc.path)
-        return [Problem("input_schema" + (f".{where}" if where else ""),
-                        f"not a valid JSON Schema: {exc.message}", "schema")]
+        return [
+            Problem(
+                "input_schema" + (f".{where}" if where else ""),
+                f"not a valid JSON Schema: {exc.message}",
+                "schema",
+            )
+        ]
     return []
 
 
@@ -216,11 +267,19 @@ def validate_input(schema: Mapping[str, Any] | None, data: Any) -> dict[str, Any
     data = _with_defaults(schema, dict(data))
     errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if errors:
-        raise InvalidInput([
-            Problem(".".join(["input_data", *(str(p) for p in e.path)]), e.message, e.validator)
-            for e in errors
-        ])
+        raise InvalidInput([_input_problem(e) for e in errors])
     return data
+
+
+def _input_problem(error: SchemaValidationError) -> Problem:
+    path = ["input_data", *(str(p) for p in error.path)]
+    if error.validator == "required":
+        # jsonschema reports a missing property at its parent; name the property itself.
+        missing = re.match(r"'(.+)' is a required property", error.message)
+        if missing:
+            path.append(missing.group(1))
+            return Problem(".".join(path), "is required", "missing")
+    return Problem(".".join(path), error.message, str(error.validator))
 
 
 def _with_defaults(schema: Mapping[str, Any], data: dict[str, Any]) -> dict[str, Any]:

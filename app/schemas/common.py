@@ -6,10 +6,16 @@ from marshmallow import Schema, fields, validate
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1),
-                          metadata={"description": "Page number, 1-indexed"})
-    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100),
-                               metadata={"description": "Items per page, 1-100"})
+    page = fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1),
+        metadata={"description": "Page number, 1-indexed"},
+    )
+    page_size = fields.Integer(
+        load_default=20,
+        validate=validate.Range(min=1, max=100),
+        metadata={"description": "Items per page, 1-100"},
+    )
 
 
 class PageSchema(Schema):

@@ -23,8 +23,9 @@ class _DefinitionFields(Schema):
     )
     synchronizationPoints = fields.List(fields.Dict(), metadata={"description": "Seed 003"})  # noqa: N815
     input = fields.Raw(validate=json_object, metadata={"description": "Input JSON Schema"})
-    input_schema = fields.Raw(validate=json_object,
-                              metadata={"description": "Input schema (JSON Schema or seed 001 map)"})
+    input_schema = fields.Raw(
+        validate=json_object, metadata={"description": "Input schema (JSON Schema or seed 001 map)"}
+    )
     output = fields.Raw(validate=json_object, metadata={"description": "Output schema (seed 000)"})
     output_mapping = fields.Raw(metadata={"description": "Run output from expressions"})
     variables = fields.Dict(metadata={"description": "Default variables (seed 004)"})
@@ -43,8 +44,9 @@ class WorkflowUpdateSchema(_DefinitionFields):
 
 class WorkflowSchema(Schema):
     id = fields.String()
-    workflow_id = fields.String(attribute="lineage_id",
-                                metadata={"description": "Id shared by every version"})
+    workflow_id = fields.String(
+        attribute="lineage_id", metadata={"description": "Id shared by every version"}
+    )
     name = fields.String()
     description = fields.String(allow_none=True)
     version = fields.Integer()
@@ -58,8 +60,10 @@ class WorkflowSchema(Schema):
 class WorkflowListArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(STATUSES))
     name = fields.String()
-    sort_by = fields.String(load_default="created_at",
-                            validate=validate.OneOf(["name", "created_at", "updated_at", "version"]))
+    sort_by = fields.String(
+        load_default="created_at",
+        validate=validate.OneOf(["name", "created_at", "updated_at", "version"]),
+    )
     sort_order = SortOrder()
 
 
@@ -68,8 +72,11 @@ class WorkflowPageSchema(PageSchema):
 
 
 class ExecuteSchema(Schema):
-    input_data = fields.Raw(load_default=dict, validate=json_object,
-                            metadata={"description": "Workflow input (validated by its schema)"})
+    input_data = fields.Raw(
+        load_default=dict,
+        validate=json_object,
+        metadata={"description": "Workflow input (validated by its schema)"},
+    )
     variables = fields.Dict(load_default=dict)
     triggered_by = fields.String(load_default="system", validate=validate.Length(min=1, max=255))
 

@@ -16,6 +16,8 @@ AGENTS = {
     "rhetor": "active",
 }
 CATALOGUE = Catalogue(agent_status=lambda name: AGENTS.get(name), aliases={"ergon": "cli"})
+NOOP = {"action": "builtin.noop"}
+LOADER = {"agent_name": "DataLoaderAgent"}
 
 
 def load(doc):
@@ -125,18 +127,12 @@ def test_seed_001_property_map_becomes_a_json_schema_with_required():
         },
         "required": ["data_url", "output_file"],
     }
-    assert deps(dag) == {
-        "fetch_data": [],
-        "process_data": ["fetch_data"],
-        "generate_report": ["process_data"],
-    }
+    assert dag.topological_order() == ["fetch_data", "process_data", "generate_report"]
+    assert deps(dag)["generate_report"] == ["process_data"]
 
 
 def test_seed_001_property_named_type_is_still_a_property_map():
-    doc = {
-        "tasks": {"a": {"action": "builtin.echo"}},
-        "input_schema": {"type": {"type": "string", "required": True}},
-    }
+    doc = {"tasks": {"a": NOOP}, "input_schema": {"type": {"type": "string", "required": True}}}
     assert load(doc).input_schema == {
         "type": "object",
         "properties": {"type": {"type": "string"}},
@@ -145,17 +141,8 @@ def test_seed_001_property_named_type_is_still_a_property_map():
 
 
 def test_condition_is_read_from_metadata():
-    doc = {
-        "tasks": {
-            "a": {"action": "builtin.echo"},
-            "b": {
-                "action": "builtin.echo",
-                "depends_on": ["a"],
-                "metadata": {"condition": "${tasks.a.output.ok}"},
-            },
-        }
-    }
-    assert load(doc).tasks["b"].condition == "${tasks.a.output.ok}"
+    b = {**NOOP, "depends_on": ["a"], "metadata": {"condition": "${tasks.a.output.ok}"}}
+    assert load({"tasks": {"a": NOOP, "b": b}}).tasks["b"].condition == "${tasks.a.output.ok}"
 
 
 # -- seed 002: ``steps`` keyed by id with ``start_step``/``next_step`` -------------------------
@@ -199,37 +186,27 @@ def test_seed_002_agent_name_and_input_mapping():
 
 
 def test_seed_002_next_step_list_fans_out():
-    doc = {
-        "start_step": "a",
-        "steps": {
-            "a": {"agent_name": "DataExtractorAgent", "next_step": ["b", "c"]},
-            "b": {"agent_name": "DataLoaderAgent"},
-            "c": {"agent_name": "DataLoaderAgent"},
-        },
-    }
-    assert deps(load(doc)) == {"a": [], "b": ["a"], "c": ["a"]}
+    steps = {"a": {**LOADER, "next_step": ["b", "c"]}, "b": LOADER, "c": LOADER}
+    assert deps(load({"start_step": "a", "steps": steps})) == {"a": [], "b": ["a"], "c": ["a"]}
 
 
-@pytest.mark.parametrize(
-    ("doc", "expected"),
-    [
-        pytest.param(
-            {"steps": {"a": {"agent_name": "DataLoaderAgent"}}},
-            ("start_step", "is required and must name a step"),
-            id="start-step-missing",
-        ),
-        pytest.param(
-            {"start_step": "zz", "steps": {"a": {"agent_name": "DataLoaderAgent"}}},
-            ("start_step", "unknown step 'zz'"),
-            id="start-step-unknown",
-        ),
-        pytest.param(
-            {"start_step": "a", "steps": {"a": {"agent_name": "DataLoaderAgent", "next_step": "zz"}}},
-            ("steps.a.next_step", "unknown step 'zz'"),
-            id="next-step-unknown",
-        ),
-    ],
-)
+STEP_MAP_PROBLEMS = {
+    "start-step-missing": (
+        {"steps": {"a": LOADER}},
+        ("start_step", "is required and must name a step"),
+    ),
+    "start-step-unknown": (
+        {"start_step": "zz", "steps": {"a": LOADER}},
+        ("start_step", "unknown step 'zz'"),
+    ),
+    "next-step-unknown": (
+        {"start_step": "a", "steps": {"a": {**LOADER, "next_step": "zz"}}},
+        ("steps.a.next_step", "unknown step 'zz'"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("doc", "expected"), STEP_MAP_PROBLEMS.values(), ids=STEP_MAP_PROBLEMS)
 def test_seed_002_structure_problems(doc, expected):
     assert expected in problems(doc)
 
@@ -267,28 +244,15 @@ def test_seed_003_synchronization_point_is_a_barrier():
 
 
 def test_seed_003_retry_policy_in_milliseconds():
-    doc = {
-        "tasks": [
-            {
-                "id": "t",
-                "timeout": 30,
-                "retryPolicy": {
-                    "maxRetries": 3,
-                    "initialDelayMs": 500,
-                    "backoffMultiplier": 3,
-                    "maxDelayMs": 2000,
-                },
-            }
-        ]
-    }
-    task = load(doc).tasks["t"]
+    policy = {"maxRetries": 3, "initialDelayMs": 500, "backoffMultiplier": 3, "maxDelayMs": 2000}
+    task = load({"tasks": [{"id": "t", "timeout": 30, "retryPolicy": policy}]}).tasks["t"]
     assert task.timeout == 30.0
     assert task.retry.count == 3
     assert [task.retry.countdown(n) for n in range(3)] == [0.5, 1.5, 2.0]
 
 
 def test_explicit_zero_retry_delay_means_no_wait():
-    doc = {"tasks": {"t": {"action": "builtin.echo", "retry": {"count": 2, "delay": 0}}}}
+    doc = {"tasks": {"t": {**NOOP, "retry": {"count": 2, "delay": 0}}}}
     assert load(doc).tasks["t"].retry.countdown(1) == 0.0
 
 
@@ -307,66 +271,29 @@ def test_seed_004_steps_run_in_sequence_unless_depends_on():
     }
     dag = load(doc)
     assert dag.dialect == "plan"
-    assert deps(dag) == {
-        "step1": [],
-        "step2": ["step1"],
-        "side": [],
-        "step4": ["step1"],
-        "step5": ["step4"],
-    }
+    expected = {"step1": [], "step2": ["step1"], "side": [], "step4": ["step1"], "step5": ["step4"]}
+    assert deps(dag) == expected
 
 
-@pytest.mark.parametrize(
-    ("step", "action", "parameters"),
-    [
-        pytest.param(
-            {"type": "command", "parameters": {"command": "ls"}},
-            "cli.execute_command",
-            {"command": "ls"},
-            id="command",
-        ),
-        pytest.param(
-            {"type": "script", "parameters": {"script": "echo hi"}},
-            "cli.execute_script",
-            {"script": "echo hi"},
-            id="script",
-        ),
-        pytest.param(
-            {"type": "http", "parameters": {"url": "https://x.test"}},
-            "api.http_get",
-            {"url": "https://x.test"},
-            id="http-default-get",
-        ),
-        pytest.param(
-            {"type": "http", "parameters": {"method": "POST", "url": "https://x.test", "json": {}}},
-            "api.http_post",
-            {"url": "https://x.test", "json": {}},
-            id="http-post",
-        ),
-        pytest.param(
-            {"type": "http", "parameters": {"method": "delete", "url": "https://x.test"}},
-            "api.http_delete",
-            {"url": "https://x.test"},
-            id="http-delete",
-        ),
-        pytest.param(
-            {"type": "builtin.sleep", "parameters": {"seconds": 1}},
-            "builtin.sleep",
-            {"seconds": 1},
-            id="dotted-type",
-        ),
-        pytest.param(
-            {"type": "ergon.execute_command", "parameters": {"command": "ls"}},
-            "cli.execute_command",
-            {"command": "ls"},
-            id="dotted-type-alias",
-        ),
-    ],
-)
-def test_seed_004_type_names_the_action(step, action, parameters):
-    task = load({"steps": [{"id": "s", **step}]}).tasks["s"]
+URL = "https://x.test"
+PLAN_ACTIONS = {
+    "command": ("command", {"command": "ls"}, "cli.execute_command"),
+    "script": ("script", {"script": "echo hi"}, "cli.execute_script"),
+    "http-default-get": ("http", {"url": URL}, "api.http_get"),
+    "http-post": ("http", {"method": "POST", "url": URL, "json": {}}, "api.http_post"),
+    "http-put": ("http", {"method": "put", "url": URL}, "api.http_put"),
+    "http-delete": ("http", {"method": "DELETE", "url": URL}, "api.http_delete"),
+    "dotted-type": ("builtin.sleep", {"seconds": 1}, "builtin.sleep"),
+    "dotted-type-alias": ("ergon.execute_command", {"command": "ls"}, "cli.execute_command"),
+}
+
+
+@pytest.mark.parametrize(("kind", "parameters", "action"), PLAN_ACTIONS.values(), ids=PLAN_ACTIONS)
+def test_seed_004_type_names_the_action(kind, parameters, action):
+    task = load({"steps": [{"id": "s", "type": kind, "parameters": parameters}]}).tasks["s"]
     assert task.action == action
-    assert task.input == parameters
+    # The HTTP method picks the action; it is not passed on as a parameter.
+    assert task.input == {k: v for k, v in parameters.items() if k != "method"}
 
 
 def test_seed_004_agent_type_names_the_agent():
@@ -382,26 +309,20 @@ def test_seed_004_mcp_type_normalises_to_call_tool():
     assert dag.tasks["s"].action == "mcp.call_tool"
 
 
-@pytest.mark.parametrize(
-    ("step", "expected"),
-    [
-        pytest.param(
-            {"type": "teleport"},
-            ("steps[0].type", "unknown step type 'teleport'"),
-            id="unknown-type",
-        ),
-        pytest.param(
-            {"type": "http", "parameters": {"method": "PATCH", "url": "https://x.test"}},
-            ("steps[0].parameters.method", "unsupported method 'patch'"),
-            id="unsupported-http-method",
-        ),
-        pytest.param(
-            {"type": "agent", "parameters": {}},
-            ("steps[0].parameters.agent_name", "names the agent to call"),
-            id="agent-without-name",
-        ),
-    ],
-)
+PLAN_PROBLEMS = {
+    "unknown-type": ({"type": "teleport"}, ("steps[0].type", "unknown step type 'teleport'")),
+    "unsupported-http-method": (
+        {"type": "http", "parameters": {"method": "PATCH", "url": URL}},
+        ("steps[0].parameters.method", "unsupported method 'patch'"),
+    ),
+    "agent-without-name": (
+        {"type": "agent", "parameters": {}},
+        ("steps[0].parameters.agent_name", "names the agent to call"),
+    ),
+}
+
+
+@pytest.mark.parametrize(("step", "expected"), PLAN_PROBLEMS.values(), ids=PLAN_PROBLEMS)
 def test_seed_004_step_problems(step, expected):
     found = problems({"steps": [step]})
     assert any(field == expected[0] and expected[1] in msg for field, msg in found), found
@@ -410,16 +331,15 @@ def test_seed_004_step_problems(step, expected):
 # -- shapes shared by every dialect ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("doc", "dialect"),
-    [
-        pytest.param({"tasks": {"a": {"action": "builtin.noop"}}}, "tasks", id="task-map"),
-        pytest.param({"tasks": [{"id": "a"}]}, "task_list", id="task-list"),
-        pytest.param({"start_step": "a", "steps": {"a": {"action": "builtin.noop"}}}, "steps",
-                     id="step-map"),
-        pytest.param({"steps": [{"type": "builtin.noop"}]}, "plan", id="plan"),
-    ],
-)
+SHAPES = {
+    "task-map": ({"tasks": {"a": NOOP}}, "tasks"),
+    "task-list": ({"tasks": [{"id": "a"}]}, "task_list"),
+    "step-map": ({"start_step": "a", "steps": {"a": NOOP}}, "steps"),
+    "plan": ({"steps": [{"type": "builtin.noop"}]}, "plan"),
+}
+
+
+@pytest.mark.parametrize(("doc", "dialect"), SHAPES.values(), ids=SHAPES)
 def test_dialect_is_detected_from_the_shape(doc, dialect):
     assert load(doc).dialect == dialect
 
@@ -430,38 +350,48 @@ def test_unrecognisable_document_names_what_is_missing():
     assert "'tasks'" in next(iter(found))[1]
 
 
-@pytest.mark.parametrize(
-    ("doc", "field"),
-    [
-        pytest.param({"tasks": {"a": "echo"}}, "tasks.a", id="task-map"),
-        pytest.param({"tasks": [{"id": "a"}, 7]}, "tasks[1]", id="task-list"),
-        pytest.param({"start_step": "a", "steps": {"a": {"action": "builtin.noop"}, "b": []}},
-                     "steps.b", id="step-map"),
-        pytest.param({"steps": [{"type": "builtin.noop"}, None]}, "steps[1]", id="plan"),
-    ],
-)
+NOT_OBJECTS = {
+    "task-map": ({"tasks": {"a": "echo"}}, "tasks.a"),
+    "task-list": ({"tasks": [{"id": "a"}, 7]}, "tasks[1]"),
+    "step-map": ({"start_step": "a", "steps": {"a": NOOP, "b": []}}, "steps.b"),
+    "plan": ({"steps": [{"type": "builtin.noop"}, None]}, "steps[1]"),
+}
+
+
+@pytest.mark.parametrize(("doc", "field"), NOT_OBJECTS.values(), ids=NOT_OBJECTS)
 def test_a_task_that_is_not_an_object_is_named_by_its_path(doc, field):
     assert (field, "must be an object") in problems(doc)
 
 
-@pytest.mark.parametrize(
-    ("spec", "field", "message"),
-    [
-        pytest.param({"action": "builtin.noop", "timeout": -1}, "tasks.a.timeout",
-                     "must be a positive number of seconds", id="negative-timeout"),
-        pytest.param({"action": "builtin.noop", "retry": 101}, "tasks.a.retry",
-                     "must be between 0 and 100", id="too-many-retries"),
-        pytest.param({"action": "builtin.noop", "queue": 3}, "tasks.a.queue",
-                     "must be a string", id="queue-not-string"),
-        pytest.param({"action": "echo"}, "tasks.a.action",
-                     "give 'component' with 'action', or a dotted action such as 'builtin.echo'",
-                     id="undotted-action"),
-        pytest.param({"input": {}}, "tasks.a",
-                     "a task needs 'component' and 'action', a dotted 'action', or 'agent_name'",
-                     id="no-action"),
-        pytest.param({"id": "b", "action": "builtin.noop"}, "tasks.a.id",
-                     "'b' does not match its key 'a'", id="id-mismatch"),
-    ],
-)
+FIELD_PROBLEMS = {
+    "negative-timeout": (
+        {**NOOP, "timeout": -1},
+        "timeout",
+        "must be a positive number of seconds",
+    ),
+    "too-many-retries": ({**NOOP, "retry": 101}, "retry", "must be between 0 and 100"),
+    "retry-not-number": ({**NOOP, "retry": "often"}, "retry", "must be a retry count or an object"),
+    "queue-not-string": ({**NOOP, "queue": 3}, "queue", "must be a string"),
+    "condition-not-string": (
+        {**NOOP, "condition": True},
+        "condition",
+        "must be an expression string",
+    ),
+    "id-mismatch": ({**NOOP, "id": "b"}, "id", "'b' does not match its key 'a'"),
+    "undotted-action": (
+        {"action": "echo"},
+        "action",
+        "give 'component' with 'action', or a dotted action such as 'builtin.echo'",
+    ),
+    "no-action": (
+        {"input": {}},
+        "",
+        "a task needs 'component' and 'action', a dotted 'action', or 'agent_name'",
+    ),
+}
+
+
+@pytest.mark.parametrize(("spec", "field", "message"), FIELD_PROBLEMS.values(), ids=FIELD_PROBLEMS)
 def test_task_field_problems(spec, field, message):
-    assert (field, message) in problems({"tasks": {"a": spec}})
+    path = f"tasks.a.{field}" if field else "tasks.a"
+    assert (path, message) in problems({"tasks": {"a": spec}})

@@ -9,7 +9,9 @@ import pytest
 from app.engine.expressions import ExpressionError, evaluate_condition, resolve
 
 CONTEXT = {
-    "workflow": {"input": {"n": 3, "name": "ada", "cfg": {"depth": 2}, "ids": [7, 8], "off": False}},
+    "workflow": {
+        "input": {"n": 3, "name": "ada", "cfg": {"depth": 2}, "ids": [7, 8], "off": False}
+    },
     "tasks": {
         "fetch": {
             "output": {

@@ -15,6 +15,8 @@ from app.engine.validation import (
 
 AGENTS = {"DataLoaderAgent": "active", "prometheus": "active", "Dormant": "inactive"}
 CATALOGUE = Catalogue(agent_status=lambda name: AGENTS.get(name), aliases={"ergon": "cli"})
+LOADER = {"agent_name": "DataLoaderAgent"}
+URL = "https://x.test"
 
 
 def problems(doc, limits: Limits | None = None) -> list[tuple[str, str]]:
@@ -66,54 +68,33 @@ def test_error_message_summarises_the_first_problems():
 # -- graph problems ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("doc", "expected"),
-    [
-        pytest.param(
-            {"tasks": {"a": echo(depends_on=["ghost"])}},
-            ("tasks.a.depends_on[0]", "unknown dependency 'ghost'"),
-            id="task-map",
-        ),
-        pytest.param(
-            {"tasks": [{"id": "a"}, {"id": "b", "dependencies": ["a", "ghost"]}]},
-            ("tasks[1].dependencies[1]", "unknown dependency 'ghost'"),
-            id="task-list",
-        ),
-        pytest.param(
-            {"tasks": [{"id": "a"}], "synchronizationPoints": [{"requiredTasks": ["a", "ghost"]}]},
-            ("synchronizationPoints[0].requiredTasks[1]", "unknown dependency 'ghost'"),
-            id="sync-point",
-        ),
-        pytest.param(
-            {"steps": [{"type": "builtin.noop", "depends_on": ["ghost"]}]},
-            ("steps[0].depends_on[0]", "unknown dependency 'ghost'"),
-            id="plan",
-        ),
-    ],
-)
-def test_unknown_dependency(doc, expected):
-    assert expected in problems(doc)
+GHOST = ["a", "ghost"]
+UNKNOWN_DEPENDENCY = {
+    "task-map": ({"tasks": {"a": echo(depends_on=["ghost"])}}, "tasks.a.depends_on[0]"),
+    "task-list": ({"tasks": [{"id": "a"}, {"dependencies": GHOST}]}, "tasks[1].dependencies[1]"),
+    "sync-point": (
+        {"tasks": [{"id": "a"}], "synchronizationPoints": [{"requiredTasks": GHOST}]},
+        "synchronizationPoints[0].requiredTasks[1]",
+    ),
+    "plan": ({"steps": [{"type": "builtin.noop", "depends_on": GHOST}]}, "steps[0].depends_on[1]"),
+}
+
+
+@pytest.mark.parametrize(("doc", "field"), UNKNOWN_DEPENDENCY.values(), ids=UNKNOWN_DEPENDENCY)
+def test_unknown_dependency(doc, field):
+    assert (field, "unknown dependency 'ghost'") in problems(doc)
 
 
 def test_cycle_is_named_in_run_order():
-    doc = {
-        "tasks": {
-            "a": echo(depends_on=["c"]),
-            "b": echo(depends_on=["a"]),
-            "c": echo(depends_on=["b"]),
-            "d": echo(depends_on=["c"]),
-        }
-    }
+    after = {"a": "c", "b": "a", "c": "b", "d": "c"}
+    doc = {"tasks": {tid: echo(depends_on=[dep]) for tid, dep in after.items()}}
     assert problems(doc) == [("tasks", "cycle: a → b → c → a")]
 
 
 def test_two_step_cycle_in_step_map():
     doc = {
         "start_step": "a",
-        "steps": {
-            "a": {"agent_name": "DataLoaderAgent", "next_step": "b"},
-            "b": {"agent_name": "DataLoaderAgent", "next_step": "a"},
-        },
+        "steps": {"a": {**LOADER, "next_step": "b"}, "b": {**LOADER, "next_step": "a"}},
     }
     assert ("tasks", "cycle: a → b → a") in problems(doc)
 
@@ -124,17 +105,17 @@ def test_self_dependency():
     ]
 
 
-@pytest.mark.parametrize(
-    ("doc", "field"),
-    [
-        pytest.param({"tasks": [{"id": "a"}, {"id": "b"}, {"id": "a"}]}, "tasks[2].id",
-                     id="task-list"),
-        pytest.param({"tasks": [{"id": "a"}], "synchronizationPoints": [{"id": "a"}]},
-                     "synchronizationPoints[0].id", id="sync-point-reuses-task-id"),
-        pytest.param({"steps": [{"id": "a", "type": "builtin.noop"}] * 2}, "steps[1].id",
-                     id="plan"),
-    ],
-)
+DUPLICATES = {
+    "task-list": ({"tasks": [{"id": "a"}, {"id": "b"}, {"id": "a"}]}, "tasks[2].id"),
+    "sync-point-reuses-task-id": (
+        {"tasks": [{"id": "a"}], "synchronizationPoints": [{"id": "a"}]},
+        "synchronizationPoints[0].id",
+    ),
+    "plan": ({"steps": [{"id": "a", "type": "builtin.noop"}] * 2}, "steps[1].id"),
+}
+
+
+@pytest.mark.parametrize(("doc", "field"), DUPLICATES.values(), ids=DUPLICATES)
 def test_duplicate_id_in_list_dialects(doc, field):
     assert (field, "duplicate task id 'a'") in problems(doc)
 
@@ -142,11 +123,7 @@ def test_duplicate_id_in_list_dialects(doc, field):
 def test_unreachable_step():
     doc = {
         "start_step": "a",
-        "steps": {
-            "a": {"agent_name": "DataLoaderAgent"},
-            "orphan": {"agent_name": "DataLoaderAgent", "next_step": "tail"},
-            "tail": {"agent_name": "DataLoaderAgent"},
-        },
+        "steps": {"a": LOADER, "orphan": {**LOADER, "next_step": "tail"}, "tail": LOADER},
     }
     assert problems(doc) == [
         ("steps.orphan", "step 'orphan' is unreachable from start_step 'a'"),
@@ -174,40 +151,36 @@ def test_reading_an_ancestor_is_allowed(value):
     assert load_definition(doc, CATALOGUE).tasks["c"].input == {"v": value}
 
 
-@pytest.mark.parametrize(
-    ("spec", "field", "body", "tid"),
-    [
-        pytest.param(echo(input={"v": "${tasks.side.output.y}"}), "tasks.c.input",
-                     "tasks.side.output.y", "side", id="unrelated-task"),
-        pytest.param(echo(input={"v": "${tasks.c.output.y}"}), "tasks.c.input",
-                     "tasks.c.output.y", "c", id="itself"),
-        pytest.param(echo(condition="${side.output.ok}"), "tasks.c.condition",
-                     "side.output.ok", "side", id="condition-seed-002-form"),
-        pytest.param(echo(input={"v": ["${tasks['side'].output.y == 1}"]}), "tasks.c.input",
-                     "tasks['side'].output.y == 1", "side", id="jinja-subscript"),
-    ],
-)
-def test_reading_a_task_that_is_not_upstream(spec, field, body, tid):
+NOT_UPSTREAM = {
+    "unrelated-task": ("input", "tasks.side.output.y", "side"),
+    "itself": ("input", "tasks.c.output.y", "c"),
+    "jinja-subscript": ("input", "tasks['side'].output.y == 1", "side"),
+    "condition-seed-002-form": ("condition", "side.output.ok", "side"),
+}
+
+
+@pytest.mark.parametrize(("where", "body", "tid"), NOT_UPSTREAM.values(), ids=NOT_UPSTREAM)
+def test_reading_a_task_that_is_not_upstream(where, body, tid):
+    expression = f"${{{body}}}"
+    spec = echo(condition=expression) if where == "condition" else echo(input={"v": [expression]})
     doc = {"tasks": {**CHAIN, "c": {**spec, "depends_on": ["b"]}}}
-    message = (
-        f"'${{{body}}}' reads task '{tid}', which is not upstream of 'c' "
-        "(add it to its dependencies)"
-    )
-    assert problems(doc) == [(field, message)]
+    message = f"'{expression}' reads task '{tid}', which is not upstream of 'c' (add it to its "
+    assert problems(doc) == [(f"tasks.c.{where}", message + "dependencies)")]
 
 
 def test_reading_a_task_that_does_not_exist():
     doc = {"tasks": {"a": echo(input={"v": "${tasks.ghost.output.y}"})}}
-    assert problems(doc) == [("tasks.a.input", "'${tasks.ghost.output.y}' reads unknown task 'ghost'")]
+    assert problems(doc) == [
+        ("tasks.a.input", "'${tasks.ghost.output.y}' reads unknown task 'ghost'")
+    ]
 
 
 def test_a_downstream_reader_in_step_map_is_not_upstream():
     doc = {
         "start_step": "a",
         "steps": {
-            "a": {"agent_name": "DataLoaderAgent", "next_step": "b",
-                  "input_mapping": {"v": "${b.output.x}"}},
-            "b": {"agent_name": "DataLoaderAgent"},
+            "a": {**LOADER, "next_step": "b", "input_mapping": {"v": "${b.output.x}"}},
+            "b": LOADER,
         },
     }
     assert [f for f, m in problems(doc) if "not upstream of 'a'" in m] == ["steps.a.input"]
@@ -216,62 +189,49 @@ def test_a_downstream_reader_in_step_map_is_not_upstream():
 # -- actions, agents and their inputs ----------------------------------------------------------
 
 
+ACTION_PROBLEMS = {
+    "unknown-component": (
+        {"component": "nosuch", "action": "x"},
+        "component",
+        "unknown component 'nosuch' (built-in: agent, api, builtin, cli; or the name of a "
+        "registered agent)",
+    ),
+    "inactive-agent-component": (
+        {"component": "Dormant", "action": "x"},
+        "component",
+        "Agent 'Dormant' is inactive",
+    ),
+    "unknown-capability": (
+        {"component": "cli", "action": "frobnicate", "input": {}},
+        "action",
+        "unknown action 'frobnicate' for 'cli' (known: execute_command, execute_script)",
+    ),
+    "missing-required-parameter": ({"action": "builtin.sleep"}, "input.seconds", "is required"),
+    "unknown-parameter": (
+        {"component": "ergon", "action": "execute_command", "input": {"command": "ls", "x": 1}},
+        "input.x",
+        "unknown parameter (expected one of: command, env, shell, timeout, working_directory)",
+    ),
+    "literal-of-wrong-type": (
+        {"action": "builtin.sleep", "input": {"seconds": "soon"}},
+        "input.seconds",
+        "'soon' is not of type 'number'",
+    ),
+    "input-not-object": ({"action": "api.http_get", "input": [URL]}, "input", "must be an object"),
+    "unknown-agent": ({"agent_name": "Ghost"}, "agent_name", "Agent 'Ghost' not found or inactive"),
+    "inactive-agent": (
+        {"agent_name": "Dormant"},
+        "agent_name",
+        "Agent 'Dormant' not found or inactive",
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("spec", "expected"),
-    [
-        pytest.param(
-            {"component": "nosuch", "action": "x"},
-            ("tasks.t.component", "unknown component 'nosuch' (built-in: agent, api, builtin, "
-             "cli; or the name of a registered agent)"),
-            id="unknown-component",
-        ),
-        pytest.param(
-            {"component": "Dormant", "action": "x"},
-            ("tasks.t.component", "Agent 'Dormant' is inactive"),
-            id="inactive-agent-component",
-        ),
-        pytest.param(
-            {"component": "cli", "action": "frobnicate", "input": {}},
-            ("tasks.t.action", "unknown action 'frobnicate' for 'cli' (known: execute_command, "
-             "execute_script)"),
-            id="unknown-capability",
-        ),
-        pytest.param(
-            {"action": "builtin.sleep"},
-            ("tasks.t.input.seconds", "is required"),
-            id="missing-required-parameter",
-        ),
-        pytest.param(
-            {"component": "ergon", "action": "execute_command",
-             "input": {"command": "ls", "bogus": 1}},
-            ("tasks.t.input.bogus", "unknown parameter (expected one of: command, env, shell, "
-             "timeout, working_directory)"),
-            id="unknown-parameter",
-        ),
-        pytest.param(
-            {"action": "builtin.sleep", "input": {"seconds": "soon"}},
-            ("tasks.t.input.seconds", "'soon' is not of type 'number'"),
-            id="literal-of-wrong-type",
-        ),
-        pytest.param(
-            {"action": "api.http_get", "input": ["https://x.test"]},
-            ("tasks.t.input", "must be an object"),
-            id="input-not-object",
-        ),
-        pytest.param(
-            {"agent_name": "Ghost"},
-            ("tasks.t.agent_name", "Agent 'Ghost' not found or inactive"),
-            id="unknown-agent",
-        ),
-        pytest.param(
-            {"agent_name": "Dormant"},
-            ("tasks.t.agent_name", "Agent 'Dormant' not found or inactive"),
-            id="inactive-agent",
-        ),
-    ],
+    ("spec", "field", "message"), ACTION_PROBLEMS.values(), ids=ACTION_PROBLEMS
 )
-def test_action_problems(spec, expected):
-    assert problems({"tasks": {"t": spec}}) == [expected]
+def test_action_problems(spec, field, message):
+    assert problems({"tasks": {"t": spec}}) == [(f"tasks.t.{field}", message)]
 
 
 def test_seed_002_unknown_agent_is_reported_per_step():
@@ -287,17 +247,15 @@ def test_seed_002_unknown_agent_is_reported_per_step():
     ]
 
 
-@pytest.mark.parametrize(
-    "spec",
-    [
-        pytest.param({"component": "prometheus", "action": "analyze"}, id="agent-component"),
-        pytest.param({"agent_name": "DataLoaderAgent"}, id="active-agent"),
-        pytest.param({"action": "builtin.sleep", "input": {"seconds": "${workflow.input.s}"}},
-                     id="expression-checked-at-run-time"),
-        pytest.param({"action": "api.http_post", "input": "${workflow.input.request}"},
-                     id="whole-input-from-expression"),
-    ],
-)
+VALID_ACTIONS = {
+    "agent-component": {"component": "prometheus", "action": "analyze"},
+    "active-agent": LOADER,
+    "expression-checked-at-run-time": {"action": "builtin.sleep", "input": {"seconds": "${s}"}},
+    "whole-input-from-expression": {"action": "api.http_post", "input": "${workflow.input.req}"},
+}
+
+
+@pytest.mark.parametrize("spec", VALID_ACTIONS.values(), ids=VALID_ACTIONS)
 def test_valid_actions(spec):
     assert list(load_definition({"tasks": {"t": spec}}, CATALOGUE).tasks) == ["t"]
 
@@ -333,19 +291,17 @@ def test_input_schema_that_is_not_json_schema():
 # -- server limits -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "spec",
-    [
-        pytest.param({"component": "ergon", "action": "execute_command",
-                      "input": {"command": "ls"}}, id="command"),
-        pytest.param({"action": "cli.execute_script", "input": {"script": "ls"}}, id="script"),
-    ],
-)
+SHELL = {
+    "command": {"component": "ergon", "action": "execute_command", "input": {"command": "ls"}},
+    "script": {"action": "cli.execute_script", "input": {"script": "ls"}},
+}
+
+
+@pytest.mark.parametrize("spec", SHELL.values(), ids=SHELL)
 def test_shell_can_be_disabled(spec):
     doc = {"tasks": {"t": spec, "ok": echo()}}
-    assert problems(doc, Limits(enable_shell=False)) == [
-        ("tasks.t.component", "shell tasks are disabled on this server (HARMONIA_ENABLE_SHELL=false)")
-    ]
+    message = "shell tasks are disabled on this server (HARMONIA_ENABLE_SHELL=false)"
+    assert problems(doc, Limits(enable_shell=False)) == [("tasks.t.component", message)]
     assert "t" in load_definition(doc, CATALOGUE, Limits(enable_shell=True)).tasks
 
 
@@ -361,14 +317,18 @@ def test_empty_workflow():
 
 # -- run input ---------------------------------------------------------------------------------
 
+_STR, _INT = {"type": "string"}, {"type": "integer"}
 SCHEMA = {
     "type": "object",
     "properties": {
-        "n": {"type": "integer", "default": 3},
+        "n": {**_INT, "default": 3},
         "tags": {"type": "array", "default": []},
         "db": {
             "type": "object",
-            "properties": {"host": {"type": "string"}, "port": {"type": "integer", "default": 5432}},
+            "properties": {
+                "host": {"type": "string"},
+                "port": {"type": "integer", "default": 5432},
+            },
         },
     },
     "required": ["url"],
@@ -405,7 +365,7 @@ def test_caller_data_is_not_modified():
 
 def test_input_errors_name_the_field():
     assert input_problems({"n": "three", "db": {"port": "x"}}) == [
-        ("input_data", "'url' is a required property"),
+        ("input_data.url", "is required"),
         ("input_data.db.port", "'x' is not of type 'integer'"),
         ("input_data.n", "'three' is not of type 'integer'"),
     ]
@@ -431,5 +391,5 @@ def test_seed_001_property_map_validates_run_input():
     }
     schema = load_definition(doc, CATALOGUE).input_schema
     assert validate_input(schema, {"data_url": "u"}) == {"data_url": "u", "analysis_type": "basic"}
-    with pytest.raises(InvalidInput, match="'data_url' is a required property"):
+    with pytest.raises(InvalidInput, match="input_data.data_url: is required"):
         validate_input(schema, {})

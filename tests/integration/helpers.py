@@ -1,0 +1,51 @@
+"""Helpers that drive Harmonia the way a user does: over HTTP, then polling the run."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+
+
+def unique(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def create_workflow(client, body: dict[str, Any]) -> dict[str, Any]:
+    body = {"name": unique("wf"), **body}
+    response = client.post("/api/v1/workflows", json=body)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def execute(client, workflow_id: str, input_data: dict[str, Any] | None = None) -> str:
+    response = client.post(f"/api/v1/workflows/{workflow_id}/execute",
+                           json={"input_data": input_data or {}})
+    assert response.status_code == 202, response.json
+    assert response.json["status"] == "PENDING"
+    return response.json["run_id"]
+
+
+def wait_for_run(client, run_id: str, timeout: float = 60, until=TERMINAL) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.get(f"/api/v1/runs/{run_id}").json
+        if run["status"] in until:
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} still {run['status']} after {timeout}s")
+        time.sleep(0.1)
+
+
+def run_workflow(client, body: dict[str, Any], input_data=None, timeout: float = 60):
+    workflow = create_workflow(client, body)
+    run_id = execute(client, workflow["id"], input_data)
+    return wait_for_run(client, run_id, timeout)
+
+
+def steps(client, run_id: str) -> dict[str, dict[str, Any]]:
+    response = client.get(f"/api/v1/runs/{run_id}/steps")
+    assert response.status_code == 200, response.json
+    return {step["step_id"]: step for step in response.json}

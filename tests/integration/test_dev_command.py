@@ -1,0 +1,121 @@
+"""``harmonia dev`` (what ``make dev`` runs): the embedded default serves the README quickstart,
+and SIGTERM stops every child process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.cli import free_port
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            found.add(int(child))
+            found |= _children(int(child))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.fixture
+def dev_server(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARMONIA_")}
+    env.update(
+        {
+            "HARMONIA_HOME": str(tmp_path / "home"),
+            "HARMONIA_PORT": str(port),
+            "HARMONIA_WORKER_CONCURRENCY": "2",
+        }
+    )
+    log = open(tmp_path / "dev.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "dev"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+        try:
+            ready = httpx.get(f"{base}/health/ready", timeout=2)
+            if ready.status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    else:
+        process.terminate()
+        pytest.fail(
+            "harmonia dev did not become ready:\n" + (tmp_path / "dev.log").read_text()[-3000:]
+        )
+    yield process, base, tmp_path
+    if process.poll() is None:
+        process.kill()
+    log.close()
+
+
+def test_quickstart_on_the_embedded_default(dev_server):
+    process, base, tmp_path = dev_server
+    # The README quickstart, step by step.
+    created = httpx.post(
+        f"{base}/api/v1/workflows",
+        json={
+            "name": "hello",
+            "tasks": {
+                "greet": {
+                    "component": "cli",
+                    "action": "execute_command",
+                    "input": {"command": "echo Hello ${workflow.input.who}"},
+                },
+                "shout": {
+                    "component": "builtin",
+                    "action": "echo",
+                    "input": {"message": "${tasks.greet.output.result}!"},
+                    "depends_on": ["greet"],
+                },
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    started = httpx.post(
+        f"{base}/api/v1/workflows/{created.json()['id']}/execute",
+        json={"input_data": {"who": "Harmonia"}},
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    deadline = time.monotonic() + 60
+    while (run := httpx.get(f"{base}/api/v1/runs/{run_id}").json())["status"] not in (
+        "COMPLETED",
+        "FAILED",
+    ):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.2)
+    assert run["status"] == "COMPLETED", run
+    assert run["output_data"] == {"shout": {"message": "Hello Harmonia!"}}
+    steps = httpx.get(f"{base}/api/v1/runs/{run_id}/steps").json()
+    assert [s["step_id"] for s in steps] == ["greet", "shout"]
+    assert (tmp_path / "home" / "harmonia.db").exists()  # SQLite under HARMONIA_HOME
+
+    children = _children(process.pid)
+    assert len(children) >= 3  # redis, worker(s), api
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=40)
+    time.sleep(0.5)
+    survivors = [pid for pid in children if _alive(pid)]
+    assert not survivors, f"children still running after SIGTERM: {survivors}"
