@@ -1,7 +1,7 @@
 """Harmonia's settings: read once from the environment (``HARMONIA_*``), passed in everywhere else.
 
-Nothing outside ``config/`` reads ``os.environ``. ``Settings.from_env()`` is the one door; tests build
-``Settings`` directly or through ``from_env`` with an explicit mapping.
+Nothing outside ``config/`` reads ``os.environ``. ``Settings.from_env()`` is the one door; tests
+build ``Settings`` directly or through ``from_env`` with an explicit mapping.
 """
 
 from __future__ import annotations

@@ -47,9 +47,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for seq, count in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(count, int):
-                    if len(seq) * count > MAX_SEQUENCE_PRODUCT:
-                        raise ExpressionError("expression result would be too large")
+                sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
+                if sized and len(seq) * count > MAX_SEQUENCE_PRODUCT:
+                    raise ExpressionError("expression result would be too large")
         if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
             raise ExpressionError(f"exponent larger than {MAX_EXPONENT}")
         return super().call_binop(context, operator, left, right)
@@ -69,7 +69,7 @@ class Reference:
 
     @property
     def task_id(self) -> str | None:
-        """The task this reference reads, for ``tasks.<id>...``/``steps.<id>...``/``<id>.output``."""
+        """The task read by ``tasks.<id>...``, ``steps.<id>...`` or ``<id>.output...``."""
         head = self.path[0]
         if head in ("tasks", "steps") and len(self.path) > 1:
             return str(self.path[1])

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 
 def topological_order(deps: Mapping[str, Sequence[str]]) -> tuple[list[str], list[str]]:
-    """``(order, leftovers)``: Kahn's order, stable by key order; leftovers sit on or after a cycle."""
+    """``(order, leftovers)``: Kahn's order, stable by key order; leftovers are on/after a cycle."""
     indegree = {node: 0 for node in deps}
     children: dict[str, list[str]] = {node: [] for node in deps}
     for node, parents in deps.items():

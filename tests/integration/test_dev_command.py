@@ -44,10 +44,10 @@ def dev_server(tmp_path):
             "HARMONIA_WORKER_CONCURRENCY": "2",
         }
     )
-    log = open(tmp_path / "dev.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "dev"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    with open(tmp_path / "dev.log", "w") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "dev"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -67,7 +67,6 @@ def dev_server(tmp_path):
     yield process, base, tmp_path
     if process.poll() is None:
         process.kill()
-    log.close()
 
 
 def test_quickstart_on_the_embedded_default(dev_server):
