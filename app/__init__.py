@@ -17,10 +17,10 @@ API_DESCRIPTION = (
 
 
 def create_app(settings: Settings | None = None, runtime=None) -> Flask:
-    from app.api import register_blueprints
-    from app.api.errors import register_error_handlers
     from flask_smorest import Api
 
+    from app.api import register_blueprints
+    from app.api.errors import register_error_handlers
     from app.extensions import init_runtime, sock
     from app.runtime import Runtime
 

@@ -30,8 +30,9 @@ class Runtime:
 
         db = Database()
         db.configure(settings.resolved_database_url)
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True,
-                                      health_check_interval=30)
+        client = redis.Redis.from_url(
+            settings.redis_url, decode_responses=True, health_check_interval=30
+        )
         if settings.record_message_sizes:
             from app.services import message_stats
 

@@ -45,7 +45,11 @@ class Retry(Exception):
 def _cap(rt, text: str | None, limit: int) -> str | None:
     if text is None or len(text) <= limit:
         return text
-    return text[: limit // 2] + f"\n… [{len(text) - limit} characters truncated] …\n" + text[-limit // 2:]
+    return (
+        text[: limit // 2]
+        + f"\n… [{len(text) - limit} characters truncated] …\n"
+        + text[-limit // 2 :]
+    )
 
 
 def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
@@ -57,10 +61,20 @@ def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -
         return "stale"
     if status in (RunStatus.CANCELLED.value, RunStatus.CANCELLING.value):
         with Work(rt) as work:
-            if transition_task(work, run_id, task_id, T.CANCELLED, only_from=[T.PENDING, T.RETRYING],
-                               completed_at=utcnow()):
-                work.emit(run_id, "task_cancelled", task_id=task_id,
-                          message=f"Task '{task_id}' cancelled with the run")
+            if transition_task(
+                work,
+                run_id,
+                task_id,
+                T.CANCELLED,
+                only_from=[T.PENDING, T.RETRYING],
+                completed_at=utcnow(),
+            ):
+                work.emit(
+                    run_id,
+                    "task_cancelled",
+                    task_id=task_id,
+                    message=f"Task '{task_id}' cancelled with the run",
+                )
         return "cancelled"
     if status in (RunStatus.PAUSED.value, RunStatus.PAUSING.value):
         return "parked"
@@ -68,47 +82,85 @@ def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -
     with Work(rt) as work:
         session = work.session
         run = session.get(Run, run_id)
-        _workflow, dag = dag_for(session, rt.settings, run.workflow_definition_id)
-        task = dag.tasks[task_id]
+        if run is None:
+            return "unknown-run"  # deleted since the message was sent
+        dag = dag_for(session, rt.settings, run.workflow_definition_id)
+        task = dag.tasks.get(task_id)
+        if task is None:
+            return "unknown-task"
         reads = _tasks_read(task, dag)
         rows = {
             row.task_id: row
             for row in session.execute(
-                select(TaskExecution.task_id, TaskExecution.status, TaskExecution.output_data)
-                .where(TaskExecution.run_id == run_id,
-                       TaskExecution.task_id.in_(set(task.depends_on) | reads))
+                select(
+                    TaskExecution.task_id, TaskExecution.status, TaskExecution.output_data
+                ).where(
+                    TaskExecution.run_id == run_id,
+                    TaskExecution.task_id.in_(set(task.depends_on) | reads),
+                )
             )
         }
         blocked = [d for d in task.depends_on if rows.get(d) and rows[d].status in BLOCKING]
         skipped_reads = [t for t in reads if rows.get(t) and rows[t].status == T.SKIPPED.value]
         if blocked or skipped_reads:
             to = T.UPSTREAM_FAILED if blocked else T.SKIPPED
-            reason = (f"upstream task '{blocked[0]}' did not complete" if blocked
-                      else f"reads the output of skipped task '{skipped_reads[0]}'")
-            if transition_task(work, run_id, task_id, to, only_from=[T.PENDING],
-                               completed_at=utcnow(), error_message=reason if blocked else None):
-                work.emit(run_id, "task_skipped", task_id=task_id,
-                          data={"reason": reason, "status": to.value},
-                          message=f"Task '{task.name}' skipped: {reason}")
+            reason = (
+                f"upstream task '{blocked[0]}' did not complete"
+                if blocked
+                else f"reads the output of skipped task '{skipped_reads[0]}'"
+            )
+            if transition_task(
+                work,
+                run_id,
+                task_id,
+                to,
+                only_from=[T.PENDING],
+                completed_at=utcnow(),
+                error_message=reason if blocked else None,
+            ):
+                work.emit(
+                    run_id,
+                    "task_skipped",
+                    task_id=task_id,
+                    data={"reason": reason, "status": to.value},
+                    message=f"Task '{task.name}' skipped: {reason}",
+                )
             return to.value
 
         claim_from = [T.PENDING] if retries == 0 else [T.RETRYING]
         extra = [] if retries == 0 else [TaskExecution.attempt == retries]
         claimed = transition_task(
-            work, run_id, task_id, T.RUNNING, only_from=claim_from, extra_where=extra,
-            attempt=TaskExecution.attempt + 1, started_at=utcnow(), worker=WORKER_ID,
-            generation=generation, error_message=None,
+            work,
+            run_id,
+            task_id,
+            T.RUNNING,
+            only_from=claim_from,
+            extra_where=extra,
+            attempt=TaskExecution.attempt + 1,
+            started_at=utcnow(),
+            worker=WORKER_ID,
+            generation=generation,
+            error_message=None,
         )
         if not claimed:
             return "duplicate"
-        if transition_run(work, run_id, RunStatus.RUNNING, only_from=[RunStatus.PENDING],
-                          started_at=utcnow()):
-            work.emit(run_id, "execution_started", data={"workflow_id": run.workflow_id},
-                      message=f"Run of '{run.workflow_name}' started")
+        if run.status == RunStatus.PENDING.value and transition_run(
+            work, run_id, RunStatus.RUNNING, only_from=[RunStatus.PENDING], started_at=utcnow()
+        ):
+            work.emit(
+                run_id,
+                "execution_started",
+                data={"workflow_id": run.workflow_id},
+                message=f"Run of '{run.workflow_name}' started",
+            )
         attempt = retries + 1
-        work.emit(run_id, "task_started", task_id=task_id,
-                  data={"attempt": attempt, "action": task.action},
-                  message=f"Task '{task.name}' started (attempt {attempt})")
+        work.emit(
+            run_id,
+            "task_started",
+            task_id=task_id,
+            data={"attempt": attempt, "action": task.action},
+            message=f"Task '{task.name}' started (attempt {attempt})",
+        )
         context = _context(run, rows)
         agent = _agent(session, task)
 
@@ -151,14 +203,19 @@ def _agent(session, task: Task) -> dict[str, Any] | None:
     agent = session.execute(select(Agent).where(Agent.name == name)).scalar_one_or_none()
     if agent is None:
         return None
-    return {key: getattr(agent, key) for key in ("name", "url", "auth_type", "auth_config",
-                                                 "timeout_ms", "retry_config")}
+    return {
+        key: getattr(agent, key)
+        for key in ("name", "url", "auth_type", "auth_config", "timeout_ms", "retry_config")
+    }
 
 
-def _run_claimed(rt, run_id: str, task: Task, context: dict[str, Any],
-                 agent: dict[str, Any] | None, attempt: int) -> str:
+def _run_claimed(
+    rt, run_id: str, task: Task, context: dict[str, Any], agent: dict[str, Any] | None, attempt: int
+) -> str:
     settings = rt.settings
-    timeout = task.timeout or (agent or {}).get("timeout_ms", 0) / 1000 or settings.default_task_timeout
+    timeout = (
+        task.timeout or (agent or {}).get("timeout_ms", 0) / 1000 or settings.default_task_timeout
+    )
     ctx = ActionContext(run_id=run_id, task_id=task.id, timeout=timeout, agent=agent)
     started = time.monotonic()
     resolved: Any = None
@@ -175,7 +232,7 @@ def _run_claimed(rt, run_id: str, task: Task, context: dict[str, Any],
             output = run_action(action, resolved, ctx)
             size = len(json.dumps(output, default=str))
             if size > settings.max_output_bytes:
-                error = (f"output is {size} bytes, over the limit of {settings.max_output_bytes}")
+                error = f"output is {size} bytes, over the limit of {settings.max_output_bytes}"
                 output, retryable = None, False
     except expressions.ExpressionError as exc:
         error, retryable = str(exc), False
@@ -191,36 +248,90 @@ def _run_claimed(rt, run_id: str, task: Task, context: dict[str, Any],
 
     with Work(rt) as work:
         if skip:
-            transition_task(work, run_id, task.id, T.SKIPPED, only_from=[T.RUNNING],
-                            completed_at=utcnow(), **common)
-            work.emit(run_id, "task_skipped", task_id=task.id,
-                      data={"reason": "condition is false", "condition": task.condition},
-                      message=f"Task '{task.name}' skipped: condition is false")
+            transition_task(
+                work,
+                run_id,
+                task.id,
+                T.SKIPPED,
+                only_from=[T.RUNNING],
+                completed_at=utcnow(),
+                **common,
+            )
+            work.emit(
+                run_id,
+                "task_skipped",
+                task_id=task.id,
+                data={"reason": "condition is false", "condition": task.condition},
+                message=f"Task '{task.name}' skipped: condition is false",
+            )
             return T.SKIPPED.value
         if error is None:
-            transition_task(work, run_id, task.id, T.COMPLETED, only_from=[T.RUNNING],
-                            completed_at=utcnow(), output_data=output, **common)
-            work.emit(run_id, "task_completed", task_id=task.id,
-                      data={"duration": duration, "output_size": len(json.dumps(output, default=str)),
-                            "output": output},
-                      message=f"Task '{task.name}' completed successfully")
+            transition_task(
+                work,
+                run_id,
+                task.id,
+                T.COMPLETED,
+                only_from=[T.RUNNING],
+                completed_at=utcnow(),
+                output_data=output,
+                **common,
+            )
+            work.emit(
+                run_id,
+                "task_completed",
+                task_id=task.id,
+                data={
+                    "duration": duration,
+                    "output_size": len(json.dumps(output, default=str)),
+                    "output": output,
+                },
+                message=f"Task '{task.name}' completed successfully",
+            )
             return T.COMPLETED.value
         if retryable and attempt <= task.retry.count:
             delay = task.retry.countdown(attempt - 1)
-            transition_task(work, run_id, task.id, T.RETRYING, only_from=[T.RUNNING],
-                            error_message=error, output_data=output, **common)
-            work.emit(run_id, "task_retrying", task_id=task.id,
-                      data={"attempt": attempt, "max_retries": task.retry.count, "delay": delay,
-                            "error": error},
-                      message=f"Task '{task.name}' failed (attempt {attempt}), retrying in "
-                              f"{delay:g}s: {error}")
+            transition_task(
+                work,
+                run_id,
+                task.id,
+                T.RETRYING,
+                only_from=[T.RUNNING],
+                error_message=error,
+                output_data=output,
+                **common,
+            )
+            work.emit(
+                run_id,
+                "task_retrying",
+                task_id=task.id,
+                data={
+                    "attempt": attempt,
+                    "max_retries": task.retry.count,
+                    "delay": delay,
+                    "error": error,
+                },
+                message=f"Task '{task.name}' failed (attempt {attempt}), retrying in "
+                f"{delay:g}s: {error}",
+            )
         else:
-            transition_task(work, run_id, task.id, T.FAILED, only_from=[T.RUNNING],
-                            completed_at=utcnow(), error_message=error, output_data=output,
-                            **common)
-            work.emit(run_id, "task_failed", task_id=task.id,
-                      data={"duration": duration, "error": error, "attempt": attempt},
-                      message=f"Task '{task.name}' failed: {error}")
+            transition_task(
+                work,
+                run_id,
+                task.id,
+                T.FAILED,
+                only_from=[T.RUNNING],
+                completed_at=utcnow(),
+                error_message=error,
+                output_data=output,
+                **common,
+            )
+            work.emit(
+                run_id,
+                "task_failed",
+                task_id=task.id,
+                data={"duration": duration, "error": error, "attempt": attempt},
+                message=f"Task '{task.name}' failed: {error}",
+            )
             return T.FAILED.value
     raise Retry(delay)
 
@@ -234,15 +345,21 @@ def advance(rt, run_id: str, generation: int, kind: str, node_id: str, index: in
         return "stale"
     with rt.db.transaction() as session:
         run = session.get(Run, run_id)
-        _workflow, dag = dag_for(session, rt.settings, run.workflow_definition_id)
+        if run is None:
+            return "unknown-run"
+        dag = dag_for(session, rt.settings, run.workflow_definition_id)
         plan = run.plan
         plan_index = PlanIndex(plan)
         if kind == "join":
             members = plan_index.tasks_under(plan_index.nodes[node_id])
             unfinished = session.execute(
-                select(func.count()).select_from(TaskExecution).where(
-                    TaskExecution.run_id == run_id, TaskExecution.task_id.in_(members),
-                    TaskExecution.status.not_in([s.value for s in TASK_TERMINAL]))
+                select(func.count())
+                .select_from(TaskExecution)
+                .where(
+                    TaskExecution.run_id == run_id,
+                    TaskExecution.task_id.in_(members),
+                    TaskExecution.status.not_in([s.value for s in TASK_TERMINAL]),
+                )
             ).scalar_one()
     emitter = emitter_for(rt, run_id, generation, plan, dag, index=plan_index)
     if kind == "continue":
@@ -265,10 +382,17 @@ def finalize_run(rt, run_id: str, generation: int) -> str:
     with Work(rt) as work:
         session = work.session
         run = session.get(Run, run_id)
-        rows = session.execute(
-            select(TaskExecution).where(TaskExecution.run_id == run_id)
-            .order_by(TaskExecution.position)
-        ).scalars().all()
+        if run is None:
+            return "unknown-run"
+        rows = (
+            session.execute(
+                select(TaskExecution)
+                .where(TaskExecution.run_id == run_id)
+                .order_by(TaskExecution.position)
+            )
+            .scalars()
+            .all()
+        )
         if run.status == RunStatus.CANCELLING.value:
             transition_run(work, run_id, RunStatus.CANCELLED, completed_at=None)
             work.emit(run_id, "execution_cancelled", message="Run cancelled")
@@ -284,25 +408,45 @@ def finalize_run(rt, run_id: str, generation: int) -> str:
         if failed:
             first = failed[0]
             message = f"Step '{first.task_id}' failed: {first.error_message}"
-            if transition_run(work, run_id, RunStatus.FAILED, completed_at=utcnow(),
-                              error_message=message):
-                work.emit(run_id, "execution_failed", data={"failed_steps": [r.task_id for r in failed]},
-                          message=message)
+            if transition_run(
+                work, run_id, RunStatus.FAILED, completed_at=utcnow(), error_message=message
+            ):
+                work.emit(
+                    run_id,
+                    "execution_failed",
+                    data={"failed_steps": [r.task_id for r in failed]},
+                    message=message,
+                )
             return RunStatus.FAILED.value
-        _workflow, dag = dag_for(session, rt.settings, run.workflow_definition_id)
+        dag = dag_for(session, rt.settings, run.workflow_definition_id)
         output = _run_output(dag, run, rows)
-        if transition_run(work, run_id, RunStatus.COMPLETED, completed_at=utcnow(),
-                          output_data=output, error_message=None):
-            work.emit(run_id, "execution_completed", data={"output": output},
-                      message=f"Run of '{run.workflow_name}' completed")
+        if transition_run(
+            work,
+            run_id,
+            RunStatus.COMPLETED,
+            completed_at=utcnow(),
+            output_data=output,
+            error_message=None,
+        ):
+            work.emit(
+                run_id,
+                "execution_completed",
+                data={"output": output},
+                message=f"Run of '{run.workflow_name}' completed",
+            )
         return RunStatus.COMPLETED.value
 
 
 def _run_output(dag: Dag, run: Run, rows: list[TaskExecution]) -> Any:
     outputs = {r.task_id: {"output": r.output_data, "status": r.status} for r in rows}
     if dag.output_mapping is not None:
-        context = {**outputs, "tasks": outputs, "steps": outputs,
-                   "workflow": {"input": run.input_data or {}}, "variables": run.variables or {}}
+        context = {
+            **outputs,
+            "tasks": outputs,
+            "steps": outputs,
+            "workflow": {"input": run.input_data or {}},
+            "variables": run.variables or {},
+        }
         try:
             return expressions.resolve(dag.output_mapping, context)
         except expressions.ExpressionError as exc:

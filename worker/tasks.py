@@ -20,15 +20,23 @@ def _fresh_connections(**_kwargs) -> None:
 @shared_task(name="harmonia.run_task", bind=True, acks_late=True, max_retries=None)
 def run_task(self, run_id: str, task_id: str, generation: int) -> str:
     try:
-        return execution.execute_task(get_runtime(), run_id, task_id, generation,
-                                      self.request.retries)
+        return execution.execute_task(
+            get_runtime(), run_id, task_id, generation, self.request.retries
+        )
     except execution.Retry as retry:
         raise self.retry(countdown=retry.countdown, max_retries=None) from None
 
 
 @shared_task(name="harmonia.advance", acks_late=True)
-def advance(run_id: str, generation: int, kind: str, node_id: str, index: int = 0,
-            member: int | None = None, expected: int | None = None) -> str:
+def advance(
+    run_id: str,
+    generation: int,
+    kind: str,
+    node_id: str,
+    index: int = 0,
+    member: int | None = None,
+    expected: int | None = None,
+) -> str:
     return execution.advance(get_runtime(), run_id, generation, kind, node_id, index)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -65,11 +66,64 @@ def _flatten(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
     return out
 
 
+def _unstorable(value: Any) -> tuple[str, str] | None:
+    """``(field, message)`` for the first value no database can store: a NUL character
+    (Postgres text and JSONB reject it) or a non-finite number (NaN, Infinity, 1e400: not JSON)."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:  # iterative: the depth is the client's to choose
+        path, item = stack.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return path or "body", "must not contain NUL (\\u0000) characters"
+        if isinstance(item, float) and not math.isfinite(item):
+            return path or "body", "must be a finite number (NaN and Infinity are not JSON)"
+        if isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if "\x00" in str(key):
+                    return where, "must not contain NUL (\\u0000) characters"
+                stack.append((where, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+    return None
+
+
+def reject_unstorable_input():
+    """A clear 4xx for input that would otherwise fail deep in the database driver (a 500 on
+    Postgres, silently different data on SQLite): NULs, non-finite numbers, absurd nesting."""
+    if "\x00" in request.path:
+        return error_response(404, "The requested URL contains a NUL character")
+    for name, value in request.args.items(multi=True):
+        problem = _unstorable({name: value})
+        if problem:
+            return error_response(
+                422,
+                f"Validation failed: {problem[0]}: {problem[1]}",
+                [{"field": problem[0], "message": problem[1], "type": "invalid"}],
+            )
+    if not request.is_json:
+        return None
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        return error_response(400, "Malformed JSON body: nested too deeply")
+    problem = _unstorable(body)
+    if problem:
+        field, message = problem
+        return error_response(
+            400,
+            f"Malformed JSON body: {field}: {message}",
+            [{"field": field, "message": message, "type": "invalid"}],
+        )
+    return None
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming[:128] if incoming else f"req-{uuid.uuid4()}"
+
+    app.before_request(reject_unstorable_input)
 
     @app.after_request
     def echo_request_id(response):

@@ -354,7 +354,11 @@ def _from_step_map(doc, aliases, problems) -> dict[str, Task]:
         if nxt is not None and not isinstance(nxt, str | list):
             problems.append(Problem(f"steps.{sid}.next_step", "must be a step id or null", "type"))
         for target in targets:
-            if target in parents:
+            if not isinstance(target, str):  # e.g. a nested list: unhashable, and never a step id
+                problems.append(
+                    Problem(f"steps.{sid}.next_step", "must be a step id or null", "type")
+                )
+            elif target in parents:
                 parents[target].append(sid)
             else:
                 problems.append(
@@ -473,6 +477,11 @@ def _plan_action(spec, params, path, aliases, problems):
             problems.append(
                 Problem(f"{path}.parameters.agent_name", "names the agent to call", "missing")
             )
+        elif not isinstance(agent, str):  # looked up by name: a number or a list is not one
+            problems.append(
+                Problem(f"{path}.parameters.agent_name", "must be a non-empty string", "type")
+            )
+            agent = None
         return "agent.call", agent
     if kind in PLAN_TYPES:
         return PLAN_TYPES[kind], None

@@ -103,6 +103,7 @@ def validate(dag: Dag, catalogue: Catalogue, limits: Limits) -> list[Problem]:
     for task in dag.tasks.values():
         problems.extend(_check_action(task, catalogue, limits))
     problems.extend(_check_expressions(dag, order))
+    problems.extend(_check_output_mapping(dag))
     problems.extend(_check_schema(dag))
     return problems
 
@@ -236,6 +237,24 @@ def _check_expressions(dag: Dag, order: list[str]) -> list[Problem]:
                             "not_ancestor",
                         )
                     )
+    return problems
+
+
+def _check_output_mapping(dag: Dag) -> list[Problem]:
+    """The run output may read any task (it is computed once every task has finished)."""
+    problems: list[Problem] = []
+    for body in expressions.expressions_in(dag.output_mapping):
+        syntax = expressions.check_expression(body)
+        if syntax:
+            problems.extend(Problem("output_mapping", msg, "expression") for msg in syntax)
+            continue
+        for tid in sorted(expressions.task_ids_read(body, dag.tasks)):
+            if tid not in dag.tasks:
+                problems.append(
+                    Problem(
+                        "output_mapping", f"'${{{body}}}' reads unknown task '{tid}'", "unknown"
+                    )
+                )
     return problems
 
 

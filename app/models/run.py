@@ -28,7 +28,8 @@ class Run(Base):
     profile: Mapped[str] = mapped_column(String(16), default="v1")
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # The series-parallel plan of the current generation; ``harmonia.advance`` continues from it.
-    plan: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Deferred: large for big workflows, and only ``harmonia.advance`` reads it.
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSONType, deferred=True)
     # Outbox marker: set once the first canvas of the current generation was handed to the broker.
     submitted_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -34,8 +34,9 @@ class TaskStatus(str, Enum):
 R, T = RunStatus, TaskStatus
 
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    R.PENDING: frozenset({R.RUNNING, R.PAUSING, R.PAUSED, R.CANCELLING, R.CANCELLED, R.COMPLETED,
-                          R.FAILED}),
+    R.PENDING: frozenset(
+        {R.RUNNING, R.PAUSING, R.PAUSED, R.CANCELLING, R.CANCELLED, R.COMPLETED, R.FAILED}
+    ),
     R.RUNNING: frozenset({R.PAUSING, R.PAUSED, R.CANCELLING, R.CANCELLED, R.COMPLETED, R.FAILED}),
     R.PAUSING: frozenset({R.PAUSED, R.RUNNING, R.CANCELLING, R.CANCELLED, R.COMPLETED, R.FAILED}),
     R.PAUSED: frozenset({R.PENDING, R.RUNNING, R.CANCELLING, R.CANCELLED}),

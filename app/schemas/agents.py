@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.schemas.common import PageArgs, PageSchema
+from app.schemas.common import PageArgs, PageSchema, UtcDateTime
 
 AUTH_TYPES = ["none", "bearer", "apikey"]
 
@@ -46,8 +46,8 @@ class AgentSchema(Schema):
     timeout_ms = fields.Integer()
     retry_config = fields.Nested(RetryConfigSchema)
     status = fields.String()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class AgentListArgs(PageArgs):

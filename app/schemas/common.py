@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from datetime import timezone
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+
+class UtcDateTime(fields.DateTime):
+    """A timestamp that always carries its zone. Every stored time is UTC, but SQLite hands them
+    back naive: without this the same field reads ``...+00:00`` on one call and zone-less on the
+    next, and clients comparing them fail."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class PageArgs(Schema):
@@ -45,12 +58,14 @@ class ApiErrorSchema(Schema):
     request_id = fields.String()
 
 
-def json_object(value) -> bool:
-    return isinstance(value, dict)
+def json_object(value) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError("Must be a JSON object.")
 
 
-def json_object_or_list(value) -> bool:
-    return isinstance(value, dict | list)
+def json_object_or_list(value) -> None:
+    if not isinstance(value, dict | list):
+        raise ValidationError("Must be a JSON object or a list.")
 
 
 def SortOrder():  # noqa: N802 - reads as a field type

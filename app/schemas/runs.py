@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.models import RunStatus
-from app.schemas.common import PageArgs, PageSchema, SortOrder
+from app.schemas.common import PageArgs, PageSchema, SortOrder, UtcDateTime
 
 
 class RunSchema(Schema):
@@ -18,11 +18,11 @@ class RunSchema(Schema):
     input_data = fields.Raw()
     output_data = fields.Raw(allow_none=True)
     triggered_by = fields.String()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    completed_at = fields.DateTime(allow_none=True)
-    cancelled_at = fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    started_at = UtcDateTime(allow_none=True)
+    completed_at = UtcDateTime(allow_none=True)
+    cancelled_at = UtcDateTime(allow_none=True)
     cancelled_by = fields.String(allow_none=True)
     error_message = fields.String(allow_none=True)
 
@@ -55,8 +55,8 @@ class StepSchema(Schema):
     attempt = fields.Integer(metadata={"description": "Attempts made so far"})
     input_data = fields.Raw(allow_none=True)
     output_data = fields.Raw(allow_none=True)
-    started_at = fields.DateTime(allow_none=True)
-    completed_at = fields.DateTime(allow_none=True)
+    started_at = UtcDateTime(allow_none=True)
+    completed_at = UtcDateTime(allow_none=True)
     error_message = fields.String(allow_none=True)
 
 
@@ -71,7 +71,7 @@ class LogArgs(Schema):
 
 
 class LogLineSchema(Schema):
-    timestamp = fields.DateTime()
+    timestamp = UtcDateTime()
     source = fields.String(metadata={"description": "engine or step"})
     step_id = fields.String(allow_none=True)
     stream = fields.String(metadata={"description": "event, stdout or stderr"})

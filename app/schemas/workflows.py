@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.schemas.common import PageArgs, PageSchema, SortOrder, json_object, json_object_or_list
+from app.schemas.common import (
+    PageArgs,
+    PageSchema,
+    SortOrder,
+    UtcDateTime,
+    json_object,
+    json_object_or_list,
+)
 
 STATUSES = ["active", "inactive", "deleted"]
 
@@ -53,8 +60,8 @@ class WorkflowSchema(Schema):
     workflow_data = fields.Dict(attribute="definition")
     dialect = fields.String()
     status = fields.String()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class WorkflowListArgs(PageArgs):

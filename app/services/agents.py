@@ -50,12 +50,21 @@ def create_agent(rt, body: dict[str, Any]) -> Agent:
 def update_agent(rt, agent_id: str, body: dict[str, Any]) -> Agent:
     with rt.db.transaction() as session:
         agent = get_agent(session, agent_id)
-        if "name" in body and body["name"] != agent.name and _name_taken(
-            session, body["name"], agent.id
+        if (
+            "name" in body
+            and body["name"] != agent.name
+            and _name_taken(session, body["name"], agent.id)
         ):
             raise Conflict(f"Agent name '{body['name']}' already exists")
-        for key in ("name", "url", "description", "auth_type", "auth_config", "timeout_ms",
-                    "status"):
+        for key in (
+            "name",
+            "url",
+            "description",
+            "auth_type",
+            "auth_config",
+            "timeout_ms",
+            "status",
+        ):
             if key in body:
                 setattr(agent, key, body[key])
         if body.get("retry_config"):
@@ -71,10 +80,18 @@ def delete_agent(rt, agent_id: str) -> None:
         agent.updated_at = utcnow()
 
 
-def list_agents(session: Session, *, page: int, page_size: int, status: str | None = None,
-                name: str | None = None) -> dict[str, Any]:
+def list_agents(
+    session: Session,
+    *,
+    page: int,
+    page_size: int,
+    status: str | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
     query = select(Agent)
-    query = query.where(Agent.status == status) if status else query.where(Agent.status != "deleted")
+    query = (
+        query.where(Agent.status == status) if status else query.where(Agent.status != "deleted")
+    )
     if name:
         query = query.where(Agent.name == name)
     return paginate(session, query.order_by(Agent.created_at.desc(), Agent.id), page, page_size)
@@ -109,5 +126,9 @@ def check_agent_health(rt, agent_id: str) -> dict[str, Any]:
 
 
 def _health(healthy: bool, status_code, elapsed, error) -> dict[str, Any]:
-    return {"healthy": healthy, "status_code": status_code, "response_time_ms": elapsed,
-            "error": error}
+    return {
+        "healthy": healthy,
+        "status_code": status_code,
+        "response_time_ms": elapsed,
+        "error": error,
+    }

@@ -15,8 +15,15 @@ from app.engine.validation import Catalogue, Limits, load_definition
 from app.models import Agent, Workflow
 
 # Keys of a workflow body that belong to the definition (served back as ``workflow_data``).
-DEFINITION_KEYS = (*STRUCTURE_KEYS, "input", "input_schema", "output", "output_mapping",
-                   "variables", "metadata")
+DEFINITION_KEYS = (
+    *STRUCTURE_KEYS,
+    "input",
+    "input_schema",
+    "output",
+    "output_mapping",
+    "variables",
+    "metadata",
+)
 
 
 def catalogue_for(session: Session, aliases) -> Catalogue:
@@ -45,15 +52,15 @@ class DagCache:
         self._size = size
         self._lock = Lock()
 
-    def get(self, workflow: Workflow, aliases) -> Dag:
+    def get(self, workflow_id: str, load_definition, aliases) -> Dag:
         with self._lock:
-            dag = self._items.get(workflow.id)
+            dag = self._items.get(workflow_id)
             if dag is not None:
-                self._items.move_to_end(workflow.id)
+                self._items.move_to_end(workflow_id)
                 return dag
-        dag, _problems = normalise(workflow.definition, aliases)
+        dag, _problems = normalise(load_definition(), aliases)
         with self._lock:
-            self._items[workflow.id] = dag
+            self._items[workflow_id] = dag
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
         return dag
@@ -62,6 +69,12 @@ class DagCache:
 dag_cache = DagCache()
 
 
-def dag_for(session: Session, settings, workflow_id: str) -> tuple[Workflow, Dag]:
-    workflow = session.get(Workflow, workflow_id)
-    return workflow, dag_cache.get(workflow, settings.component_aliases)
+def dag_for(session: Session, settings, workflow_id: str) -> Dag:
+    """The DAG of a workflow version; the definition is read only when it is not cached."""
+
+    def load() -> dict[str, Any]:
+        return session.execute(
+            select(Workflow.definition).where(Workflow.id == workflow_id)
+        ).scalar_one()
+
+    return dag_cache.get(workflow_id, load, settings.component_aliases)

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 HARD_LIMIT_GRACE = 30
 
 
-def emitter_for(rt, run_id: str, generation: int, plan: dict[str, Any], dag: Dag,
-                index: PlanIndex | None = None) -> Emitter:
+def emitter_for(
+    rt, run_id: str, generation: int, plan: dict[str, Any], dag: Dag, index: PlanIndex | None = None
+) -> Emitter:
     def task_options(tid: str) -> dict[str, Any]:
         task = dag.tasks[tid]
         options: dict[str, Any] = {}
@@ -30,8 +31,15 @@ def emitter_for(rt, run_id: str, generation: int, plan: dict[str, Any], dag: Dag
             options["time_limit"] = task.timeout + HARD_LIMIT_GRACE
         return options
 
-    return Emitter(plan, run_id, generation, app=rt.celery, segment_size=rt.settings.segment_size,
-                   task_options=task_options, index=index)
+    return Emitter(
+        plan,
+        run_id,
+        generation,
+        app=rt.celery,
+        segment_size=rt.settings.segment_size,
+        task_options=task_options,
+        index=index,
+    )
 
 
 def submit_generation(rt, run_id: str, generation: int, plan: dict[str, Any], dag: Dag) -> bool:
@@ -39,8 +47,11 @@ def submit_generation(rt, run_id: str, generation: int, plan: dict[str, Any], da
     try:
         emitter_for(rt, run_id, generation, plan, dag).start().apply_async()
     except Exception:
-        log.exception("could not submit run %s generation %s; the recovery sweep will retry",
-                      run_id, generation)
+        log.exception(
+            "could not submit run %s generation %s; the recovery sweep will retry",
+            run_id,
+            generation,
+        )
         return False
     with rt.db.transaction() as session:
         session.execute(

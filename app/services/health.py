@@ -14,8 +14,11 @@ def _timed(check: Callable[[], str]) -> dict[str, Any]:
     try:
         message = check()
     except Exception as exc:
-        return {"status": "unhealthy", "message": f"{exc.__class__.__name__}: {exc}"[:500],
-                "response_time_ms": None}
+        return {
+            "status": "unhealthy",
+            "message": f"{exc.__class__.__name__}: {exc}"[:500],
+            "response_time_ms": None,
+        }
     elapsed = round((time.perf_counter() - started) * 1000, 2)
     return {"status": "healthy", "message": message, "response_time_ms": elapsed}
 

@@ -6,6 +6,7 @@ sorted set, so ``make bench`` can report the largest message Harmonia or bare Ce
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from celery.signals import before_task_publish
@@ -20,10 +21,8 @@ def _record(sender=None, body=None, headers=None, **_kwargs) -> None:
         return
     size = len(json.dumps(body, default=str)) + len(json.dumps(headers or {}, default=str))
     task_id = (headers or {}).get("id", "")
-    try:
+    with contextlib.suppress(Exception):
         client.zadd(KEY, {f"{sender}:{task_id}": size})
-    except Exception:
-        pass
 
 
 def enable(redis_client) -> None:

@@ -1,4 +1,4 @@
-"""Seed 002 pagination: ``page``/``page_size`` in, ``items/total/page/page_size/total_pages`` out."""
+"""Seed 002 pagination: `page`/`page_size` in; `items`, `total`, `total_pages` out."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ from sqlalchemy.orm import Session
 
 
 def paginate(session: Session, query, page: int, page_size: int) -> dict[str, Any]:
-    total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())
-                            ).scalar_one()
-    items = session.execute(query.limit(page_size).offset((page - 1) * page_size)).scalars().all()
+    total = session.execute(
+        select(func.count()).select_from(query.order_by(None).subquery())
+    ).scalar_one()
+    offset = (page - 1) * page_size
+    # Past the end there is nothing to fetch, and an offset beyond 64 bits fails in the driver.
+    items = (
+        session.execute(query.limit(page_size).offset(offset)).scalars().all()
+        if offset < total
+        else []
+    )
     return {
         "items": list(items),
         "total": total,

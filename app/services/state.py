@@ -50,10 +50,23 @@ class Work:
         finally:
             self.session.close()
 
-    def emit(self, run_id: str | None, type_: str, *, task_id: str | None = None,
-             data: dict[str, Any] | None = None, message: str | None = None) -> Event:
-        event = Event(run_id=run_id, task_id=task_id, type=type_, data=data or {}, message=message,
-                      created_at=utcnow())
+    def emit(
+        self,
+        run_id: str | None,
+        type_: str,
+        *,
+        task_id: str | None = None,
+        data: dict[str, Any] | None = None,
+        message: str | None = None,
+    ) -> Event:
+        event = Event(
+            run_id=run_id,
+            task_id=task_id,
+            type=type_,
+            data=data or {},
+            message=message,
+            created_at=utcnow(),
+        )
         self.session.add(event)
         self.events.append(event)
         return event
@@ -84,8 +97,9 @@ def _sources(table: dict, to) -> list[str]:
     return [src.value for src, targets in table.items() if to in targets]
 
 
-def transition_run(work: Work, run_id: str, to: RunStatus, *, only_from: Iterable[RunStatus] = (),
-                   **fields: Any) -> bool:
+def transition_run(
+    work: Work, run_id: str, to: RunStatus, *, only_from: Iterable[RunStatus] = (), **fields: Any
+) -> bool:
     """Move a run to ``to`` if the table allows it from its current status; True if it moved."""
     allowed = _sources(RUN_TRANSITIONS, to)
     if only_from:
@@ -104,16 +118,27 @@ def transition_run(work: Work, run_id: str, to: RunStatus, *, only_from: Iterabl
     return True
 
 
-def transition_task(work: Work, run_id: str, task_id: str, to: TaskStatus, *,
-                    only_from: Iterable[TaskStatus] = (), extra_where: Iterable[Any] = (),
-                    **fields: Any) -> bool:
+def transition_task(
+    work: Work,
+    run_id: str,
+    task_id: str,
+    to: TaskStatus,
+    *,
+    only_from: Iterable[TaskStatus] = (),
+    extra_where: Iterable[Any] = (),
+    **fields: Any,
+) -> bool:
     allowed = _sources(TASK_TRANSITIONS, to)
     if only_from:
         allowed = [s for s in allowed if s in {f.value for f in only_from}]
     stmt = (
         update(TaskExecution)
-        .where(TaskExecution.run_id == run_id, TaskExecution.task_id == task_id,
-               TaskExecution.status.in_(allowed), *extra_where)
+        .where(
+            TaskExecution.run_id == run_id,
+            TaskExecution.task_id == task_id,
+            TaskExecution.status.in_(allowed),
+            *extra_where,
+        )
         .values(status=to.value, updated_at=utcnow(), **fields)
         .execution_options(synchronize_session=False)
     )

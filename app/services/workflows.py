@@ -1,4 +1,4 @@
-"""Workflow use-cases: create, update (new version when the structure changes), delete, list, plan."""
+"""Workflow use-cases: create, update (a new structure is a new version), delete, list, plan."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ def _definition(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _name_taken(session: Session, name: str, lineage_id: str | None = None) -> bool:
-    query = select(Workflow.id).where(Workflow.name == name, Workflow.is_latest.is_(True),
-                                      Workflow.status != "deleted")
+    query = select(Workflow.id).where(
+        Workflow.name == name, Workflow.is_latest.is_(True), Workflow.status != "deleted"
+    )
     if lineage_id:
         query = query.where(Workflow.lineage_id != lineage_id)
     return session.execute(query.limit(1)).first() is not None
@@ -63,8 +64,9 @@ def _latest(session: Session, workflow: Workflow) -> Workflow:
     if workflow.is_latest:
         return workflow
     return session.execute(
-        select(Workflow).where(Workflow.lineage_id == workflow.lineage_id,
-                               Workflow.is_latest.is_(True))
+        select(Workflow).where(
+            Workflow.lineage_id == workflow.lineage_id, Workflow.is_latest.is_(True)
+        )
     ).scalar_one()
 
 
@@ -132,9 +134,16 @@ def delete_workflow(rt, workflow_id: str) -> None:
             row.updated_at = utcnow()
 
 
-def list_workflows(session: Session, *, page: int, page_size: int, status: str | None = None,
-                   name: str | None = None, sort_by: str = "created_at",
-                   sort_order: str = "desc") -> dict[str, Any]:
+def list_workflows(
+    session: Session,
+    *,
+    page: int,
+    page_size: int,
+    status: str | None = None,
+    name: str | None = None,
+    sort_by: str = "created_at",
+    sort_order: str = "desc",
+) -> dict[str, Any]:
     query = select(Workflow).where(Workflow.is_latest.is_(True))
     if status:
         query = query.where(Workflow.status == status)
@@ -169,4 +178,3 @@ def plan_workflow(rt, workflow_id: str) -> dict[str, Any]:
         "segment_size": rt.settings.segment_size,
         **describe(plan, dag),
     }
-

@@ -76,14 +76,16 @@ def settings(tmp_path_factory) -> Settings:
 
 def settings_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "HARMONIA_HOME": str(settings.home),
-        "HARMONIA_DATABASE_URL": settings.database_url,
-        "HARMONIA_REDIS_URL": settings.redis_url,
-        "HARMONIA_SEGMENT_SIZE": str(settings.segment_size),
-        "HARMONIA_VISIBILITY_TIMEOUT": str(settings.visibility_timeout),
-        "HARMONIA_LOG_LEVEL": settings.log_level,
-    })
+    env.update(
+        {
+            "HARMONIA_HOME": str(settings.home),
+            "HARMONIA_DATABASE_URL": settings.database_url,
+            "HARMONIA_REDIS_URL": settings.redis_url,
+            "HARMONIA_SEGMENT_SIZE": str(settings.segment_size),
+            "HARMONIA_VISIBILITY_TIMEOUT": str(settings.visibility_timeout),
+            "HARMONIA_LOG_LEVEL": settings.log_level,
+        }
+    )
     return env
 
 
@@ -105,9 +107,12 @@ def worker(settings, rt):
     """A real Celery worker process on the test broker and database."""
     log_path = Path(settings.home) / "worker.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(worker_argv(settings, concurrency=settings.worker_concurrency),
-                                   env=settings_env(settings), stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            worker_argv(settings, concurrency=settings.worker_concurrency),
+            env=settings_env(settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

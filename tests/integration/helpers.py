@@ -21,8 +21,9 @@ def create_workflow(client, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def execute(client, workflow_id: str, input_data: dict[str, Any] | None = None) -> str:
-    response = client.post(f"/api/v1/workflows/{workflow_id}/execute",
-                           json={"input_data": input_data or {}})
+    response = client.post(
+        f"/api/v1/workflows/{workflow_id}/execute", json={"input_data": input_data or {}}
+    )
     assert response.status_code == 202, response.json
     assert response.json["status"] == "PENDING"
     return response.json["run_id"]

@@ -37,16 +37,25 @@ def noop_tasks(deps: dict[str, list[str]]) -> dict:
 
 
 def test_seed_000_form_passes_outputs_on(live):
-    run = run_workflow(live, {
-        "tasks": {
-            "task1": {"component": "ergon", "action": "execute_command",
-                      "input": {"command": "echo Hello World"}},
-            "task2": {"component": "builtin", "action": "echo",
-                      "input": {"data": "${tasks.task1.output.result}"},
-                      "depends_on": ["task1"]},
+    run = run_workflow(
+        live,
+        {
+            "tasks": {
+                "task1": {
+                    "component": "ergon",
+                    "action": "execute_command",
+                    "input": {"command": "echo Hello World"},
+                },
+                "task2": {
+                    "component": "builtin",
+                    "action": "echo",
+                    "input": {"data": "${tasks.task1.output.result}"},
+                    "depends_on": ["task1"],
+                },
+            },
+            "input": {"type": "object", "properties": {"param1": {"type": "string"}}},
         },
-        "input": {"type": "object", "properties": {"param1": {"type": "string"}}},
-    })
+    )
     assert run["status"] == "COMPLETED", run
     run_steps = steps(live, run["run_id"])
     assert run_steps["task1"]["output_data"]["result"] == "Hello World"
@@ -56,15 +65,25 @@ def test_seed_000_form_passes_outputs_on(live):
 
 
 def test_seed_004_plan_form_runs_steps_in_sequence(live):
-    run = run_workflow(live, {
-        "steps": [
-            {"id": "step1", "type": "command", "parameters": {"command": "echo Hello, World!"}},
-            {"id": "step2", "type": "script",
-             "parameters": {"script": "echo from script\necho ${step1.output.result} >&2"}},
-            {"id": "step3", "type": "builtin.echo", "parameters": {"greeting": "${variables.var1}"}},
-        ],
-        "variables": {"var1": "value1"},
-    })
+    run = run_workflow(
+        live,
+        {
+            "steps": [
+                {"id": "step1", "type": "command", "parameters": {"command": "echo Hello, World!"}},
+                {
+                    "id": "step2",
+                    "type": "script",
+                    "parameters": {"script": "echo from script\necho ${step1.output.result} >&2"},
+                },
+                {
+                    "id": "step3",
+                    "type": "builtin.echo",
+                    "parameters": {"greeting": "${variables.var1}"},
+                },
+            ],
+            "variables": {"var1": "value1"},
+        },
+    )
     assert run["status"] == "COMPLETED", run
     run_steps = steps(live, run["run_id"])
     assert run_steps["step1"]["output_data"]["stdout"] == "Hello, World!\n"
@@ -75,18 +94,32 @@ def test_seed_004_plan_form_runs_steps_in_sequence(live):
 
 
 def test_seed_002_steps_with_typed_references(live):
-    run = run_workflow(live, {
-        "start_step": "extract",
-        "steps": {
-            "extract": {"id": "extract", "component": "builtin", "action": "echo",
-                        "next_step": "transform",
-                        "input_mapping": {"data": {"rows": "${workflow.input.rows}"}}},
-            "transform": {"id": "transform", "component": "builtin", "action": "echo",
-                          "next_step": None,
-                          "input_mapping": {"raw": "${extract.output.data}",
-                                            "count": "${extract.output.data.rows}"}},
+    run = run_workflow(
+        live,
+        {
+            "start_step": "extract",
+            "steps": {
+                "extract": {
+                    "id": "extract",
+                    "component": "builtin",
+                    "action": "echo",
+                    "next_step": "transform",
+                    "input_mapping": {"data": {"rows": "${workflow.input.rows}"}},
+                },
+                "transform": {
+                    "id": "transform",
+                    "component": "builtin",
+                    "action": "echo",
+                    "next_step": None,
+                    "input_mapping": {
+                        "raw": "${extract.output.data}",
+                        "count": "${extract.output.data.rows}",
+                    },
+                },
+            },
         },
-    }, {"rows": 3})
+        {"rows": 3},
+    )
     assert run["status"] == "COMPLETED", run
     transform = steps(live, run["run_id"])["transform"]
     assert transform["output_data"] == {"raw": {"rows": 3}, "count": 3}
@@ -96,14 +129,27 @@ def test_seed_002_steps_with_typed_references(live):
 def test_dag_shapes_respect_dependencies(live, shape):
     deps = {
         "diamond": {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]},
-        "wide_fan_out": {"start": [], **{f"m{i}": ["start"] for i in range(60)},
-                         "end": [f"m{i}" for i in range(60)]},
+        "wide_fan_out": {
+            "start": [],
+            **{f"m{i}": ["start"] for i in range(60)},
+            "end": [f"m{i}" for i in range(60)],
+        },
         "non_series_parallel": {"A": [], "B": [], "C": ["A"], "D": ["A", "B"], "E": ["C", "D"]},
-        "nested": {"a": [], "b": ["a"], "c": ["a"], "d": ["b"], "e": ["d", "c"], "f": ["a"],
-                   "g": ["e", "f"], "h": []},
+        "nested": {
+            "a": [],
+            "b": ["a"],
+            "c": ["a"],
+            "d": ["b"],
+            "e": ["d", "c"],
+            "f": ["a"],
+            "g": ["e", "f"],
+            "h": [],
+        },
     }[shape]
-    tasks = {tid: {"action": "builtin.sleep", "input": {"seconds": 0.05}, "depends_on": parents}
-             for tid, parents in deps.items()}
+    tasks = {
+        tid: {"action": "builtin.sleep", "input": {"seconds": 0.05}, "depends_on": parents}
+        for tid, parents in deps.items()
+    }
     run = run_workflow(live, {"tasks": tasks})
     assert run["status"] == "COMPLETED", run
     run_steps = steps(live, run["run_id"])
@@ -136,12 +182,17 @@ def test_long_chain_is_continued_across_segments(live):
 
 
 def test_failure_stops_dependants_but_not_independent_branches(live):
-    run = run_workflow(live, {"tasks": {
-        "ok": {"action": "builtin.noop"},
-        "bad": {"action": "builtin.fail", "input": {"message": "disk on fire"}},
-        "after_bad": {"action": "builtin.noop", "depends_on": ["bad"]},
-        "after_ok": {"action": "builtin.noop", "depends_on": ["ok"]},
-    }})
+    run = run_workflow(
+        live,
+        {
+            "tasks": {
+                "ok": {"action": "builtin.noop"},
+                "bad": {"action": "builtin.fail", "input": {"message": "disk on fire"}},
+                "after_bad": {"action": "builtin.noop", "depends_on": ["bad"]},
+                "after_ok": {"action": "builtin.noop", "depends_on": ["ok"]},
+            }
+        },
+    )
     assert run["status"] == "FAILED"
     assert run["error_message"] == "Step 'bad' failed: disk on fire"
     run_steps = steps(live, run["run_id"])
@@ -151,10 +202,18 @@ def test_failure_stops_dependants_but_not_independent_branches(live):
 
 
 def test_retry_with_backoff_then_fail(live):
-    run = run_workflow(live, {"tasks": {
-        "flaky": {"action": "builtin.fail", "input": {"message": "nope"},
-                  "retry": {"count": 2, "delay": 0.2, "multiplier": 2}},
-    }})
+    run = run_workflow(
+        live,
+        {
+            "tasks": {
+                "flaky": {
+                    "action": "builtin.fail",
+                    "input": {"message": "nope"},
+                    "retry": {"count": 2, "delay": 0.2, "multiplier": 2},
+                },
+            }
+        },
+    )
     assert run["status"] == "FAILED"
     flaky = steps(live, run["run_id"])["flaky"]
     assert flaky["attempt"] == 3
@@ -166,22 +225,37 @@ def test_retry_with_backoff_then_fail(live):
 def test_retry_recovers_when_the_command_starts_succeeding(live, tmp_path):
     marker = tmp_path / "attempts"
     script = f"echo x >> {marker}; test $(wc -l < {marker}) -ge 2"
-    run = run_workflow(live, {"tasks": {
-        "eventually": {"action": "cli.execute_command",
-                       "input": {"command": script, "shell": True},
-                       "retry": {"count": 3, "delay": 0.1}},
-    }})
+    run = run_workflow(
+        live,
+        {
+            "tasks": {
+                "eventually": {
+                    "action": "cli.execute_command",
+                    "input": {"command": script, "shell": True},
+                    "retry": {"count": 3, "delay": 0.1},
+                },
+            }
+        },
+    )
     assert run["status"] == "COMPLETED", run
     assert steps(live, run["run_id"])["eventually"]["attempt"] == 2
 
 
 def test_false_condition_skips_task_and_dependants_still_run(live):
-    run = run_workflow(live, {"tasks": {
-        "first": {"action": "builtin.echo", "input": {"result": ""}},
-        "guarded": {"action": "builtin.noop", "depends_on": ["first"],
-                    "metadata": {"condition": "${tasks.first.output.result != ''}"}},
-        "always": {"action": "builtin.noop", "depends_on": ["guarded"]},
-    }})
+    run = run_workflow(
+        live,
+        {
+            "tasks": {
+                "first": {"action": "builtin.echo", "input": {"result": ""}},
+                "guarded": {
+                    "action": "builtin.noop",
+                    "depends_on": ["first"],
+                    "metadata": {"condition": "${tasks.first.output.result != ''}"},
+                },
+                "always": {"action": "builtin.noop", "depends_on": ["guarded"]},
+            }
+        },
+    )
     assert run["status"] == "COMPLETED", run
     run_steps = steps(live, run["run_id"])
     assert run_steps["guarded"]["status"] == "SKIPPED"
@@ -190,11 +264,21 @@ def test_false_condition_skips_task_and_dependants_still_run(live):
 
 def test_cli_timeout_kills_the_process_group(live, tmp_path):
     pid_file = tmp_path / "child.pid"
-    run = run_workflow(live, {"tasks": {
-        "slow": {"action": "cli.execute_command",
-                 "input": {"command": f"sleep 30 & echo $! > {pid_file}; wait", "shell": True,
-                           "timeout": 1}},
-    }})
+    run = run_workflow(
+        live,
+        {
+            "tasks": {
+                "slow": {
+                    "action": "cli.execute_command",
+                    "input": {
+                        "command": f"sleep 30 & echo $! > {pid_file}; wait",
+                        "shell": True,
+                        "timeout": 1,
+                    },
+                },
+            }
+        },
+    )
     assert run["status"] == "FAILED"
     assert "timed out after 1s" in run["error_message"]
     pid = int(pid_file.read_text())
@@ -202,10 +286,17 @@ def test_cli_timeout_kills_the_process_group(live, tmp_path):
 
 
 def test_nonzero_exit_fails_with_stderr(live):
-    run = run_workflow(live, {"tasks": {
-        "boom": {"action": "cli.execute_command",
-                 "input": {"command": "echo bad thing >&2; exit 3", "shell": True}},
-    }})
+    run = run_workflow(
+        live,
+        {
+            "tasks": {
+                "boom": {
+                    "action": "cli.execute_command",
+                    "input": {"command": "echo bad thing >&2; exit 3", "shell": True},
+                },
+            }
+        },
+    )
     assert run["status"] == "FAILED"
     boom = live.get(f"/api/v1/runs/{run['run_id']}/steps/boom").json
     assert boom["output_data"]["exit_code"] == 3
@@ -214,11 +305,18 @@ def test_nonzero_exit_fails_with_stderr(live):
 
 
 def test_input_schema_defaults_reach_tasks(live):
-    workflow = create_workflow(live, {
-        "tasks": {"t": {"action": "builtin.echo", "input": {"n": "${workflow.input.n}",
-                                                            "doubled": "${workflow.input.n * 2}"}}},
-        "input_schema": {"n": {"type": "integer", "default": 21}},
-    })
+    workflow = create_workflow(
+        live,
+        {
+            "tasks": {
+                "t": {
+                    "action": "builtin.echo",
+                    "input": {"n": "${workflow.input.n}", "doubled": "${workflow.input.n * 2}"},
+                }
+            },
+            "input_schema": {"n": {"type": "integer", "default": 21}},
+        },
+    )
     run = wait_for_run(live, execute(live, workflow["id"]))
     assert run["status"] == "COMPLETED"
     assert run["input_data"] == {"n": 21}

@@ -393,3 +393,14 @@ def test_seed_001_property_map_validates_run_input():
     assert validate_input(schema, {"data_url": "u"}) == {"data_url": "u", "analysis_type": "basic"}
     with pytest.raises(InvalidInput, match="input_data.data_url: is required"):
         validate_input(schema, {})
+
+
+def test_output_mapping_expressions_are_checked():
+    doc = {
+        "tasks": {"a": {"action": "builtin.noop"}},
+        "output_mapping": {"x": "${tasks.zz.output}", "y": "${a +}", "ok": "${tasks.a.output}"},
+    }
+    with pytest.raises(InvalidDefinition) as caught:
+        load_definition(doc, Catalogue())
+    problems = [(p.field, p.type) for p in caught.value.problems]
+    assert problems == [("output_mapping", "unknown"), ("output_mapping", "expression")]

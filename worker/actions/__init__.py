@@ -62,6 +62,7 @@ def run_action(action: str, params: Any, ctx: ActionContext) -> Any:
         errors = sorted(Draft202012Validator(spec.schema).iter_errors(params), key=str)
         if errors:
             where = ".".join(str(p) for p in errors[0].path) or "input"
-            raise ActionError(f"invalid input for {action}: {where}: {errors[0].message}",
-                              retryable=False)
+            raise ActionError(
+                f"invalid input for {action}: {where}: {errors[0].message}", retryable=False
+            )
     return function(params, ctx)

@@ -57,8 +57,9 @@ def _rpc(client: httpx.Client, url: str, method: str, params: dict[str, Any]) ->
         raise ActionError(f"agent answered HTTP {response.status_code}", retryable=False)
     payload = response.json()
     if payload.get("error"):
-        raise ActionError(f"agent error: {payload['error'].get('message', payload['error'])}",
-                          retryable=False)
+        raise ActionError(
+            f"agent error: {payload['error'].get('message', payload['error'])}", retryable=False
+        )
     return payload.get("result") or {}
 
 
@@ -110,15 +111,18 @@ def call(params: Any, ctx: ActionContext) -> Any:
         try:
             return _call_once(agent, params, ctx, timeout)
         except httpx.TimeoutException as exc:
-            error: Exception = ActionError(f"agent '{agent.get('name')}' timed out after "
-                                           f"{timeout * 1000:.0f}ms")
+            error: Exception = ActionError(
+                f"agent '{agent.get('name')}' timed out after {timeout * 1000:.0f}ms"
+            )
             error.__cause__ = exc
         except httpx.HTTPError as exc:
             error = ActionError(f"agent '{agent.get('name')}' unreachable: {exc}")
         if attempt + 1 < attempts:
             time.sleep(delay)
-            delay = min(delay * float(retry.get("backoff_multiplier", 2.0)),
-                        retry.get("max_delay_ms", 30000) / 1000)
+            delay = min(
+                delay * float(retry.get("backoff_multiplier", 2.0)),
+                retry.get("max_delay_ms", 30000) / 1000,
+            )
     raise error
 
 
@@ -126,20 +130,31 @@ def _call_once(agent: dict[str, Any], params: Any, ctx: ActionContext, timeout: 
     deadline = time.monotonic() + ctx.timeout
     with httpx.Client(timeout=timeout, headers=_headers(agent)) as client:
         url = _endpoint(client, agent["url"])
-        part = {"kind": "data", "data": params} if isinstance(params, dict) else {
-            "kind": "text", "text": params if isinstance(params, str) else json.dumps(params)}
-        message = {"role": "user", "parts": [part], "messageId": str(uuid.uuid4()), "kind": "message"}
+        part = (
+            {"kind": "data", "data": params}
+            if isinstance(params, dict)
+            else {"kind": "text", "text": params if isinstance(params, str) else json.dumps(params)}
+        )
+        message = {
+            "role": "user",
+            "parts": [part],
+            "messageId": str(uuid.uuid4()),
+            "kind": "message",
+        }
         result = _rpc(client, url, "message/send", {"message": message})
         while True:
             state = (result.get("status") or {}).get("state")
             if result.get("kind") == "message" or state in FINAL_OK or state is None:
                 return _answer(result)
             if state in FINAL_BAD:
-                raise ActionError(f"agent task {state}: {_status_text(result) or 'no message'}",
-                                  retryable=False)
+                raise ActionError(
+                    f"agent task {state}: {_status_text(result) or 'no message'}", retryable=False
+                )
             if state in NEEDS_INPUT:
-                raise ActionError(f"agent needs more input ({state}): "
-                                  f"{_status_text(result) or 'no message'}", retryable=False)
+                raise ActionError(
+                    f"agent needs more input ({state}): {_status_text(result) or 'no message'}",
+                    retryable=False,
+                )
             if time.monotonic() > deadline:
                 raise ActionError(f"agent task did not finish within {ctx.timeout:g}s")
             time.sleep(0.2)

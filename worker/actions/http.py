@@ -36,8 +36,11 @@ def _request(method: str, params: dict[str, Any], ctx: ActionContext) -> dict[st
         "ok": response.is_success,
     }
     if response.status_code >= 400 and params.get("fail_on_status", True):
-        raise ActionError(f"{method} {params['url']} answered HTTP {response.status_code}", output,
-                          retryable=response.status_code >= 500)
+        raise ActionError(
+            f"{method} {params['url']} answered HTTP {response.status_code}",
+            output,
+            retryable=response.status_code >= 500,
+        )
     return output
 
 

@@ -31,15 +31,28 @@ def _terminate(process: subprocess.Popen) -> None:
             continue
 
 
-def _run(argv: list[str] | str, params: dict[str, Any], ctx: ActionContext, *, shell: bool,
-         default_timeout: float) -> dict[str, Any]:
+def _run(
+    argv: list[str] | str,
+    params: dict[str, Any],
+    ctx: ActionContext,
+    *,
+    shell: bool,
+    default_timeout: float,
+) -> dict[str, Any]:
     timeout = min(float(params.get("timeout") or default_timeout), ctx.timeout)
     env = {**os.environ, **(params.get("env") or {})}
     try:
         process = subprocess.Popen(
-            argv, shell=shell, cwd=params.get("working_directory") or None, env=env,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, text=True, errors="replace",
+            argv,
+            shell=shell,
+            cwd=params.get("working_directory") or None,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            text=True,
+            errors="replace",
         )
     except (OSError, ValueError) as exc:
         raise ActionError(f"cannot start command: {exc}", retryable=False) from exc
@@ -50,8 +63,9 @@ def _run(argv: list[str] | str, params: dict[str, Any], ctx: ActionContext, *, s
         stdout, stderr = process.communicate()
         ctx.log("stdout", stdout)
         ctx.log("stderr", stderr)
-        raise ActionError(f"command timed out after {timeout:g}s and was killed",
-                          _output(stdout, stderr, None)) from None
+        raise ActionError(
+            f"command timed out after {timeout:g}s and was killed", _output(stdout, stderr, None)
+        ) from None
     except BaseException:
         _terminate(process)  # the task itself is being stopped: leave no orphans behind
         raise
@@ -60,8 +74,9 @@ def _run(argv: list[str] | str, params: dict[str, Any], ctx: ActionContext, *, s
     output = _output(stdout, stderr, process.returncode)
     if process.returncode != 0:
         tail = (stderr.strip() or stdout.strip())[-500:]
-        raise ActionError(f"command exited with code {process.returncode}"
-                          + (f": {tail}" if tail else ""), output)
+        raise ActionError(
+            f"command exited with code {process.returncode}" + (f": {tail}" if tail else ""), output
+        )
     return output
 
 

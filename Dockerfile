@@ -1,0 +1,13 @@
+# One image for the API and the workers (docker-compose picks the command).
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /srv/harmonia
+COPY pyproject.toml setup.cfg README.md ./
+COPY app ./app
+COPY worker ./worker
+COPY config ./config
+COPY migrations ./migrations
+RUN pip install --no-cache-dir . && useradd --system --home /srv/harmonia harmonia
+USER harmonia
+EXPOSE 8002
+CMD ["harmonia", "api"]

@@ -1,0 +1,119 @@
+"""Checks shared by the /api/v1 tests: seed 002's error body, timestamps, and a tiny HTTP server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ERROR_KEYS = {"error", "detail", "errors", "status_code", "timestamp", "path", "request_id"}
+
+
+def timestamp(value: str) -> datetime:
+    """Parse an API timestamp; every one must say which zone it is in."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert parsed.tzinfo is not None, f"timestamp without a zone: {value!r}"
+    return parsed
+
+
+def assert_error(
+    response, status: int, *, field: str | None = None, detail: str | None = None
+) -> dict[str, Any]:
+    """The response is seed 002's error body with this status (and names ``field``, if given)."""
+    body = response.json
+    assert response.status_code == status, body
+    assert body is not None and set(body) == ERROR_KEYS, body
+    assert body["status_code"] == status
+    assert body["path"] == response.request.path
+    assert body["request_id"] and body["request_id"] == response.headers["X-Request-ID"]
+    timestamp(body["timestamp"])
+    if detail is not None:
+        assert detail in body["detail"], body["detail"]
+    if field is not None:
+        fields = [e["field"] for e in body["errors"]]
+        assert field in fields, f"{field!r} not named in {fields}"
+        for error in body["errors"]:
+            assert set(error) == {"field", "message", "type"} and error["message"], error
+    return body
+
+
+def problems(response) -> dict[str, str]:
+    """``{field: message}`` of an error response (several problems on one field are joined)."""
+    out: dict[str, str] = {}
+    for error in response.json["errors"]:
+        out[error["field"]] = " | ".join(filter(None, [out.get(error["field"]), error["message"]]))
+    return out
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Server:
+    url: str
+    routes: dict[str, tuple[int, Any]]
+    requests: list[Seen] = field(default_factory=list)
+
+
+@contextmanager
+def http_server(routes: dict[str, tuple[int, Any]]) -> Iterator[Server]:
+    """A real HTTP server on 127.0.0.1: ``routes`` maps a path to ``(status, body)``; a dict body is
+    sent as JSON, the body ``"ECHO"`` returns the request's JSON. Every request is recorded."""
+    server = Server(url="", routes=routes)
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                sent = json.loads(raw) if raw else None
+            except ValueError:
+                sent = raw.decode(errors="replace")
+            path = self.path.split("?", 1)[0]
+            server.requests.append(Seen(self.command, self.path, dict(self.headers), sent))
+            status, body = server.routes.get(path, (404, {"error": "no such path"}))
+            if body == "ECHO":
+                body = {"method": self.command, "received": sent}
+            if isinstance(body, dict | list):
+                data, kind = json.dumps(body).encode(), "application/json"
+            else:
+                data, kind = str(body).encode(), "text/plain"
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+        def log_message(self, *args) -> None:  # keep test output clean
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
