@@ -64,6 +64,11 @@ class Settings:
     max_request_bytes: int = 10 * 1024 * 1024
     max_tasks: int = 20_000
     log_level: str = "INFO"
+    # Recovery sweep (Celery beat): how often, when a never-sent run is resent, and how long a
+    # run may make no progress, with nothing running on a live worker, before it is recovered.
+    sweep_interval: float = 30.0
+    unsent_grace: float = 30.0
+    stall_seconds: float = 600.0
     record_message_sizes: bool = False
 
     @classmethod
@@ -90,6 +95,9 @@ class Settings:
             max_request_bytes=_int(get("HARMONIA_MAX_REQUEST_BYTES"), 10 * 1024 * 1024),
             max_tasks=_int(get("HARMONIA_MAX_TASKS"), 20_000),
             log_level=get("HARMONIA_LOG_LEVEL") or "INFO",
+            sweep_interval=_float(get("HARMONIA_SWEEP_INTERVAL"), 30.0),
+            unsent_grace=_float(get("HARMONIA_UNSENT_GRACE"), 30.0),
+            stall_seconds=_float(get("HARMONIA_STALL_SECONDS"), 600.0),
             record_message_sizes=_bool(get("HARMONIA_RECORD_MESSAGE_SIZES"), False),
         )
 

@@ -39,6 +39,11 @@ def make_celery(settings: Settings, *, include_tasks: bool = False) -> Celery:
         result_expires=3600,
         worker_hijack_root_logger=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
+        # The recovery sweep (app/services/recovery.py); `harmonia dev` and docker-compose run
+        # Celery beat to send it.
+        beat_schedule={
+            "harmonia-sweep": {"task": "harmonia.sweep", "schedule": settings.sweep_interval},
+        },
     )
     return app
 

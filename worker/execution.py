@@ -9,30 +9,45 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.engine import expressions
 from app.engine.catalogue import INTEGRATIONS
-from app.engine.compiler import PlanIndex
 from app.engine.dag import Dag, Task
 from app.models import Agent, Run, RunStatus, TaskExecution, TaskStatus
 from app.models.base import utcnow
-from app.models.status import TASK_TERMINAL
+from app.services.control import settle_run
 from app.services.definitions import dag_for
-from app.services.dispatch import emitter_for
-from app.services.state import Work, read_control, transition_run, transition_task
-from worker.actions import ActionContext, ActionError, run_action
+from app.services.leases import Lease, owner_alive, worker_id
+from app.services.state import (
+    Work,
+    lock_run,
+    read_control,
+    run_accepts_claims,
+    transition_run,
+    transition_task,
+)
+from worker.actions import ActionCancelled, ActionContext, ActionError, run_action
 
 log = logging.getLogger(__name__)
 
-T = TaskStatus
+R, T = RunStatus, TaskStatus
 BLOCKING = {T.FAILED.value, T.UPSTREAM_FAILED.value, T.CANCELLED.value}
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+DONE = {T.COMPLETED.value, T.SKIPPED.value}
+CANCEL = (R.CANCELLING.value, R.CANCELLED.value)
+# Task outputs up to this size travel inside their task_completed event.
+EVENT_OUTPUT_BYTES = 4096
+
+
+class Stop(Exception):
+    """End this message here without continuing its chain (stale, parked, duplicate…)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Retry(Exception):
@@ -42,7 +57,7 @@ class Retry(Exception):
         self.countdown = countdown
 
 
-def _cap(rt, text: str | None, limit: int) -> str | None:
+def _cap(text: str | None, limit: int) -> str | None:
     if text is None or len(text) <= limit:
         return text
     return (
@@ -55,39 +70,28 @@ def _cap(rt, text: str | None, limit: int) -> str | None:
 def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
     control = read_control(rt, run_id)
     if control is None:
-        return "unknown-run"
-    status, current_generation = control
-    if generation != current_generation:
-        return "stale"
-    if status in (RunStatus.CANCELLED.value, RunStatus.CANCELLING.value):
-        with Work(rt) as work:
-            if transition_task(
-                work,
-                run_id,
-                task_id,
-                T.CANCELLED,
-                only_from=[T.PENDING, T.RETRYING],
-                completed_at=utcnow(),
-            ):
-                work.emit(
-                    run_id,
-                    "task_cancelled",
-                    task_id=task_id,
-                    message=f"Task '{task_id}' cancelled with the run",
-                )
-        return "cancelled"
-    if status in (RunStatus.PAUSED.value, RunStatus.PAUSING.value):
-        return "parked"
+        raise Stop("unknown-run")
+    if control[1] > generation:
+        # Generations only grow, so even a lagging cache proves this message is stale.
+        raise Stop("stale")
+    try:
+        return _start(rt, run_id, task_id, generation, retries)
+    except Stop as stop:
+        if stop.reason == "settle":
+            settle_run(rt, run_id)  # a paused or cancelled run may now have nothing running
+        raise
 
+
+def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
     with Work(rt) as work:
         session = work.session
         run = session.get(Run, run_id)
         if run is None:
-            return "unknown-run"  # deleted since the message was sent
+            raise Stop("unknown-run")  # deleted since the message was sent
         dag = dag_for(session, rt.settings, run.workflow_definition_id)
         task = dag.tasks.get(task_id)
         if task is None:
-            return "unknown-task"
+            raise Stop("unknown-task")
         reads = _tasks_read(task, dag)
         rows = {
             row.task_id: row
@@ -100,52 +104,18 @@ def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -
                 )
             )
         }
-        blocked = [d for d in task.depends_on if rows.get(d) and rows[d].status in BLOCKING]
-        skipped_reads = [t for t in reads if rows.get(t) and rows[t].status == T.SKIPPED.value]
-        if blocked or skipped_reads:
-            to = T.UPSTREAM_FAILED if blocked else T.SKIPPED
-            reason = (
-                f"upstream task '{blocked[0]}' did not complete"
-                if blocked
-                else f"reads the output of skipped task '{skipped_reads[0]}'"
-            )
-            if transition_task(
-                work,
-                run_id,
-                task_id,
-                to,
-                only_from=[T.PENDING],
-                completed_at=utcnow(),
-                error_message=reason if blocked else None,
-            ):
-                work.emit(
-                    run_id,
-                    "task_skipped",
-                    task_id=task_id,
-                    data={"reason": reason, "status": to.value},
-                    message=f"Task '{task.name}' skipped: {reason}",
-                )
-            return to.value
-
-        claim_from = [T.PENDING] if retries == 0 else [T.RETRYING]
-        extra = [] if retries == 0 else [TaskExecution.attempt == retries]
-        claimed = transition_task(
+        skipped = _skip_if_upstream_blocked(work, run_id, task, rows, reads)
+        if skipped:
+            return skipped
+        # Promote the run first: taking its row lock before the claim's FOR SHARE keeps two
+        # first claims from deadlocking on the same run.
+        if run.status == R.PENDING.value and transition_run(
             work,
             run_id,
-            task_id,
-            T.RUNNING,
-            only_from=claim_from,
-            extra_where=extra,
-            attempt=TaskExecution.attempt + 1,
+            R.RUNNING,
+            only_from=[R.PENDING],
+            extra_where=[Run.generation == generation],
             started_at=utcnow(),
-            worker=WORKER_ID,
-            generation=generation,
-            error_message=None,
-        )
-        if not claimed:
-            return "duplicate"
-        if run.status == RunStatus.PENDING.value and transition_run(
-            work, run_id, RunStatus.RUNNING, only_from=[RunStatus.PENDING], started_at=utcnow()
         ):
             work.emit(
                 run_id,
@@ -153,7 +123,15 @@ def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -
                 data={"workflow_id": run.workflow_id},
                 message=f"Run of '{run.workflow_name}' started",
             )
-        attempt = retries + 1
+        lock_run(session, run_id)
+        claim = _claim(work, rt, run_id, task_id, generation, retries)
+        if claim != "claimed":
+            return claim  # a finished task in this generation: let its chain continue
+        attempt = session.execute(
+            select(TaskExecution.attempt).where(
+                TaskExecution.run_id == run_id, TaskExecution.task_id == task_id
+            )
+        ).scalar_one()
         work.emit(
             run_id,
             "task_started",
@@ -163,8 +141,120 @@ def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -
         )
         context = _context(run, rows)
         agent = _agent(session, task)
+        overrides = (run.options or {}).get("input_overrides") or {}
+        task_input = overrides.get(task_id, task.input)
 
-    return _run_claimed(rt, run_id, task, context, agent, attempt)
+    return _run_claimed(rt, run_id, task, task_input, context, agent, attempt, retries)
+
+
+def _skip_if_upstream_blocked(work: Work, run_id: str, task: Task, rows, reads) -> str | None:
+    blocked = [d for d in task.depends_on if rows.get(d) and rows[d].status in BLOCKING]
+    skipped_reads = [t for t in reads if rows.get(t) and rows[t].status == T.SKIPPED.value]
+    if not (blocked or skipped_reads):
+        return None
+    to = T.UPSTREAM_FAILED if blocked else T.SKIPPED
+    reason = (
+        f"upstream task '{blocked[0]}' did not complete"
+        if blocked
+        else f"reads the output of skipped task '{skipped_reads[0]}'"
+    )
+    if transition_task(
+        work,
+        run_id,
+        task.id,
+        to,
+        only_from=[T.PENDING],
+        completed_at=utcnow(),
+        error_message=reason if blocked else None,
+    ):
+        work.emit(
+            run_id,
+            "task_skipped",
+            task_id=task.id,
+            data={"reason": reason, "status": to.value},
+            message=f"Task '{task.name}' skipped: {reason}",
+        )
+    return to.value
+
+
+def _claim(work: Work, rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
+    """Atomically take the task, only while the run accepts claims for this generation.
+
+    A first delivery claims a PENDING task; a Celery retry claims its own RETRYING attempt. A
+    message redelivered after its worker died re-claims the task from the dead owner (it runs
+    once more at most). Anything else is a duplicate and is stopped.
+    """
+    now = utcnow()
+    guard = [run_accepts_claims(run_id, generation)]
+    if retries:
+        taken = transition_task(
+            work,
+            run_id,
+            task_id,
+            T.RUNNING,
+            only_from=[T.RETRYING],
+            extra_where=[*guard, TaskExecution.attempt == retries],
+            attempt=TaskExecution.attempt + 1,
+            started_at=now,
+            worker=worker_id(),
+            generation=generation,
+        )
+    else:
+        taken = transition_task(
+            work,
+            run_id,
+            task_id,
+            T.RUNNING,
+            only_from=[T.PENDING],
+            extra_where=guard,
+            attempt=TaskExecution.attempt + 1,
+            started_at=now,
+            worker=worker_id(),
+            generation=generation,
+            error_message=None,
+        )
+    if taken:
+        return "claimed"
+    run = work.session.execute(select(Run.status, Run.generation).where(Run.id == run_id)).one()
+    if run.generation != generation:
+        raise Stop("stale")
+    if run.status in CANCEL or run.status in (R.PAUSING.value, R.PAUSED.value):
+        raise Stop("settle")  # parked (stays PENDING) or cancelled: the caller settles the run
+    row = work.session.execute(
+        select(TaskExecution.status, TaskExecution.worker, TaskExecution.generation).where(
+            TaskExecution.run_id == run_id, TaskExecution.task_id == task_id
+        )
+    ).one()
+    if (
+        row.generation == generation
+        and row.status == T.RUNNING.value
+        and not owner_alive(rt, run_id, task_id, row.worker)
+    ):
+        retaken = transition_task(
+            work,
+            run_id,
+            task_id,
+            T.RUNNING,
+            only_from=[T.RUNNING],
+            extra_where=[*guard, TaskExecution.worker == row.worker],
+            attempt=TaskExecution.attempt + 1,
+            started_at=now,
+            worker=worker_id(),
+        )
+        if retaken:
+            work.emit(
+                run_id,
+                "task_reclaimed",
+                task_id=task_id,
+                data={"previous_worker": row.worker},
+                message=f"Task '{task_id}' re-claimed from a worker that died ({row.worker})",
+            )
+            return "claimed"
+    if row.generation == generation and row.status in DONE:
+        # Redelivered after it finished but maybe before its chain moved on: move on again
+        # (each dependant is claimed once, so a second continuation runs nothing twice).
+        return row.status
+    raise Stop("duplicate")
 
 
 def _tasks_read(task: Task, dag: Dag) -> set[str]:
@@ -209,87 +299,148 @@ def _agent(session, task: Task) -> dict[str, Any] | None:
     }
 
 
+def _stop_checker(rt, run_id: str):
+    """A cheap ``should_stop()`` for actions: the run is being cancelled (checked ≤ 4×/s)."""
+    last = {"at": 0.0, "stop": False}
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if now - last["at"] >= 0.25:
+            last["at"] = now
+            control = read_control(rt, run_id)
+            last["stop"] = control is None or control[0] in CANCEL
+        return last["stop"]
+
+    return should_stop
+
+
 def _run_claimed(
-    rt, run_id: str, task: Task, context: dict[str, Any], agent: dict[str, Any] | None, attempt: int
+    rt,
+    run_id: str,
+    task: Task,
+    task_input: Any,
+    context: dict[str, Any],
+    agent: dict[str, Any] | None,
+    attempt: int,
+    retries: int,
 ) -> str:
     settings = rt.settings
     timeout = (
         task.timeout or (agent or {}).get("timeout_ms", 0) / 1000 or settings.default_task_timeout
     )
-    ctx = ActionContext(run_id=run_id, task_id=task.id, timeout=timeout, agent=agent)
+    ctx = ActionContext(
+        run_id=run_id,
+        task_id=task.id,
+        timeout=timeout,
+        agent=agent,
+        should_stop=_stop_checker(rt, run_id),
+    )
     started = time.monotonic()
     resolved: Any = None
     output: Any = None
     error: str | None = None
     retryable = True
-    skip = False
-    try:
-        resolved = expressions.resolve(task.input, context)
-        if task.condition and not expressions.evaluate_condition(task.condition, context):
-            skip = True
-        else:
-            action = "agent.call" if _agent_name(task) else task.action
-            output = run_action(action, resolved, ctx)
-            size = len(json.dumps(output, default=str))
-            if size > settings.max_output_bytes:
-                error = f"output is {size} bytes, over the limit of {settings.max_output_bytes}"
-                output, retryable = None, False
-    except expressions.ExpressionError as exc:
-        error, retryable = str(exc), False
-    except ActionError as exc:
-        error, output, retryable = exc.message, exc.output, exc.retryable
-    except Exception as exc:  # an action's bug must not escape: failure is data
-        log.exception("task %s of run %s raised", task.id, run_id)
-        error = f"{exc.__class__.__name__}: {exc}"
-    duration = round(time.monotonic() - started, 3)
-    stdout = _cap(rt, ctx.logs.get("stdout") or None, settings.max_log_bytes)
-    stderr = _cap(rt, ctx.logs.get("stderr") or None, settings.max_log_bytes)
-    common = {"input_data": resolved, "stdout": stdout, "stderr": stderr}
+    outcome = T.COMPLETED
+    with Lease(rt, run_id, task.id):
+        try:
+            resolved = expressions.resolve(task_input, context)
+            if task.condition and not expressions.evaluate_condition(task.condition, context):
+                outcome = T.SKIPPED
+            else:
+                action = "agent.call" if _agent_name(task) else task.action
+                output = run_action(action, resolved, ctx)
+                size = len(json.dumps(output, default=str))
+                if size > settings.max_output_bytes:
+                    error = f"output is {size} bytes, over the limit of {settings.max_output_bytes}"
+                    output, retryable = None, False
+        except expressions.ExpressionError as exc:
+            error, retryable = str(exc), False
+        except ActionCancelled as exc:
+            error, output, outcome = exc.message, exc.output, T.CANCELLED
+        except ActionError as exc:
+            error, output, retryable = exc.message, exc.output, exc.retryable
+        except Exception as exc:  # an action's bug must not escape: failure is data
+            log.exception("task %s of run %s raised", task.id, run_id)
+            error = f"{exc.__class__.__name__}: {exc}"
+    if error is not None and outcome == T.COMPLETED:
+        outcome = T.RETRYING if retryable and retries < task.retry.count else T.FAILED
+    result, run_status = _record(
+        rt,
+        run_id,
+        task,
+        outcome,
+        attempt,
+        retries,
+        {
+            "input_data": resolved,
+            "output": output,
+            "error": error,
+            "duration": round(time.monotonic() - started, 3),
+            "stdout": _cap(ctx.logs.get("stdout") or None, settings.max_log_bytes),
+            "stderr": _cap(ctx.logs.get("stderr") or None, settings.max_log_bytes),
+        },
+    )
+    if run_status in (R.PAUSING.value, *CANCEL):
+        settle_run(rt, run_id)
+    if outcome == T.RETRYING:
+        raise Retry(task.retry.countdown(retries))
+    if outcome == T.CANCELLED:
+        raise Stop("cancelled")
+    return result
 
+
+def _record(
+    rt,
+    run_id: str,
+    task: Task,
+    outcome: TaskStatus,
+    attempt: int,
+    retries: int,
+    done: dict[str, Any],
+) -> tuple[str, str]:
+    """Persist the task's outcome and its event (one transaction), then publish.
+
+    Also returns the run's status as the database sees it after this write, so a pause or
+    cancel that waits for this task to stop is settled without trusting a lagging cache.
+    """
+    output, error = done["output"], done["error"]
+    common = {"input_data": done["input_data"], "stdout": done["stdout"], "stderr": done["stderr"]}
+    finished = {"completed_at": utcnow(), **common}
+    name = task.name
     with Work(rt) as work:
-        if skip:
-            transition_task(
-                work,
-                run_id,
-                task.id,
-                T.SKIPPED,
-                only_from=[T.RUNNING],
-                completed_at=utcnow(),
-                **common,
-            )
+        lock_run(work.session, run_id)
+        if outcome == T.SKIPPED:
+            transition_task(work, run_id, task.id, T.SKIPPED, only_from=[T.RUNNING], **finished)
             work.emit(
                 run_id,
                 "task_skipped",
                 task_id=task.id,
                 data={"reason": "condition is false", "condition": task.condition},
-                message=f"Task '{task.name}' skipped: condition is false",
+                message=f"Task '{name}' skipped: condition is false",
             )
-            return T.SKIPPED.value
-        if error is None:
+        elif outcome == T.COMPLETED:
             transition_task(
                 work,
                 run_id,
                 task.id,
                 T.COMPLETED,
                 only_from=[T.RUNNING],
-                completed_at=utcnow(),
                 output_data=output,
-                **common,
+                **finished,
             )
+            size = len(json.dumps(output, default=str))
+            data = {"duration": done["duration"], "output_size": size}
+            if size <= EVENT_OUTPUT_BYTES:
+                data["output"] = output
             work.emit(
                 run_id,
                 "task_completed",
                 task_id=task.id,
-                data={
-                    "duration": duration,
-                    "output_size": len(json.dumps(output, default=str)),
-                    "output": output,
-                },
-                message=f"Task '{task.name}' completed successfully",
+                data=data,
+                message=f"Task '{name}' completed successfully",
             )
-            return T.COMPLETED.value
-        if retryable and attempt <= task.retry.count:
-            delay = task.retry.countdown(attempt - 1)
+        elif outcome == T.RETRYING:
+            delay = task.retry.countdown(retries)
             transition_task(
                 work,
                 run_id,
@@ -310,7 +461,7 @@ def _run_claimed(
                     "delay": delay,
                     "error": error,
                 },
-                message=f"Task '{task.name}' failed (attempt {attempt}), retrying in "
+                message=f"Task '{name}' failed (attempt {attempt}), retrying in "
                 f"{delay:g}s: {error}",
             )
         else:
@@ -318,137 +469,20 @@ def _run_claimed(
                 work,
                 run_id,
                 task.id,
-                T.FAILED,
+                outcome,
                 only_from=[T.RUNNING],
-                completed_at=utcnow(),
                 error_message=error,
                 output_data=output,
-                **common,
+                **finished,
             )
+            kind = "task_cancelled" if outcome == T.CANCELLED else "task_failed"
+            verb = "cancelled" if outcome == T.CANCELLED else "failed"
             work.emit(
                 run_id,
-                "task_failed",
+                kind,
                 task_id=task.id,
-                data={"duration": duration, "error": error, "attempt": attempt},
-                message=f"Task '{task.name}' failed: {error}",
+                data={"duration": done["duration"], "error": error, "attempt": attempt},
+                message=f"Task '{name}' {verb}: {error}",
             )
-            return T.FAILED.value
-    raise Retry(delay)
-
-
-# -- advance and finalize ------------------------------------------------------------------------
-
-
-def advance(rt, run_id: str, generation: int, kind: str, node_id: str, index: int) -> str:
-    control = read_control(rt, run_id)
-    if control is None or control[1] != generation:
-        return "stale"
-    with rt.db.transaction() as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            return "unknown-run"
-        dag = dag_for(session, rt.settings, run.workflow_definition_id)
-        plan = run.plan
-        plan_index = PlanIndex(plan)
-        if kind == "join":
-            members = plan_index.tasks_under(plan_index.nodes[node_id])
-            unfinished = session.execute(
-                select(func.count())
-                .select_from(TaskExecution)
-                .where(
-                    TaskExecution.run_id == run_id,
-                    TaskExecution.task_id.in_(members),
-                    TaskExecution.status.not_in([s.value for s in TASK_TERMINAL]),
-                )
-            ).scalar_one()
-    emitter = emitter_for(rt, run_id, generation, plan, dag, index=plan_index)
-    if kind == "continue":
-        emitter.series(plan_index.nodes[node_id], index).apply_async()
-        return "continued"
-    if unfinished:
-        return "waiting"
-    # Every member saw the join complete only once it was; let exactly one of them continue.
-    key = f"harmonia:join:{run_id}:{generation}:{node_id}"
-    if not rt.redis.set(key, "1", nx=True, ex=7 * 24 * 3600):
-        return "joined-elsewhere"
-    emitter.after_join(node_id).apply_async()
-    return "joined"
-
-
-def finalize_run(rt, run_id: str, generation: int) -> str:
-    control = read_control(rt, run_id)
-    if control is None or control[1] != generation:
-        return "stale"
-    with Work(rt) as work:
-        session = work.session
-        run = session.get(Run, run_id)
-        if run is None:
-            return "unknown-run"
-        rows = (
-            session.execute(
-                select(TaskExecution)
-                .where(TaskExecution.run_id == run_id)
-                .order_by(TaskExecution.position)
-            )
-            .scalars()
-            .all()
-        )
-        if run.status == RunStatus.CANCELLING.value:
-            transition_run(work, run_id, RunStatus.CANCELLED, completed_at=None)
-            work.emit(run_id, "execution_cancelled", message="Run cancelled")
-            return RunStatus.CANCELLED.value
-        if any(r.status not in {s.value for s in TASK_TERMINAL} for r in rows):
-            if run.status == RunStatus.PAUSING.value and transition_run(
-                work, run_id, RunStatus.PAUSED
-            ):
-                work.emit(run_id, "execution_paused", message="Run paused")
-                return RunStatus.PAUSED.value
-            return "unfinished"
-        failed = [r for r in rows if r.status == T.FAILED.value]
-        if failed:
-            first = failed[0]
-            message = f"Step '{first.task_id}' failed: {first.error_message}"
-            if transition_run(
-                work, run_id, RunStatus.FAILED, completed_at=utcnow(), error_message=message
-            ):
-                work.emit(
-                    run_id,
-                    "execution_failed",
-                    data={"failed_steps": [r.task_id for r in failed]},
-                    message=message,
-                )
-            return RunStatus.FAILED.value
-        dag = dag_for(session, rt.settings, run.workflow_definition_id)
-        output = _run_output(dag, run, rows)
-        if transition_run(
-            work,
-            run_id,
-            RunStatus.COMPLETED,
-            completed_at=utcnow(),
-            output_data=output,
-            error_message=None,
-        ):
-            work.emit(
-                run_id,
-                "execution_completed",
-                data={"output": output},
-                message=f"Run of '{run.workflow_name}' completed",
-            )
-        return RunStatus.COMPLETED.value
-
-
-def _run_output(dag: Dag, run: Run, rows: list[TaskExecution]) -> Any:
-    outputs = {r.task_id: {"output": r.output_data, "status": r.status} for r in rows}
-    if dag.output_mapping is not None:
-        context = {
-            **outputs,
-            "tasks": outputs,
-            "steps": outputs,
-            "workflow": {"input": run.input_data or {}},
-            "variables": run.variables or {},
-        }
-        try:
-            return expressions.resolve(dag.output_mapping, context)
-        except expressions.ExpressionError as exc:
-            return {"error": str(exc)}
-    return {tid: outputs[tid]["output"] for tid in dag.sinks() if tid in outputs}
+        run_status = work.session.execute(select(Run.status).where(Run.id == run_id)).scalar_one()
+    return outcome.value, run_status

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.exceptions import Ignore
 from celery.signals import worker_process_init
 
-from worker import execution
+from app.services import recovery
+from worker import execution, progression
 from worker.runtime import get_runtime, reset_runtime
 
 
@@ -25,6 +27,9 @@ def run_task(self, run_id: str, task_id: str, generation: int) -> str:
         )
     except execution.Retry as retry:
         raise self.retry(countdown=retry.countdown, max_retries=None) from None
+    except execution.Stop:
+        # Stale, parked, cancelled or duplicate: end here without continuing the chain.
+        raise Ignore() from None
 
 
 @shared_task(name="harmonia.advance", acks_late=True)
@@ -37,9 +42,15 @@ def advance(
     member: int | None = None,
     expected: int | None = None,
 ) -> str:
-    return execution.advance(get_runtime(), run_id, generation, kind, node_id, index)
+    return progression.advance(get_runtime(), run_id, generation, kind, node_id, index)
 
 
 @shared_task(name="harmonia.finalize_run", acks_late=True)
 def finalize_run(run_id: str, generation: int) -> str:
-    return execution.finalize_run(get_runtime(), run_id, generation)
+    return progression.finalize_run(get_runtime(), run_id, generation)
+
+
+@shared_task(name="harmonia.sweep", acks_late=True, time_limit=300)
+def sweep() -> dict:
+    """The periodic recovery sweep (scheduled by Celery beat, see worker/celery_app.py)."""
+    return recovery.sweep(get_runtime())

@@ -9,13 +9,17 @@ from app.extensions import runtime
 from app.schemas.common import ApiErrorSchema
 from app.schemas.runs import (
     LogArgs,
+    ReasonSchema,
+    RetrySchema,
     RunListArgs,
     RunLogsSchema,
     RunPageSchema,
     RunSchema,
     StepDetailSchema,
+    StepRetrySchema,
     StepSchema,
 )
+from app.services import control
 from app.services import runs as service
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run monitoring")
@@ -70,3 +74,57 @@ class RunLogs(MethodView):
         """Engine lines and each step's stdout/stderr, in time order"""
         with runtime().db.transaction() as session:
             return service.run_logs(session, run_id, args.get("step_id"))
+
+
+@blp.route("/<run_id>/pause")
+class RunPause(MethodView):
+    @blp.arguments(ReasonSchema, required=False)
+    @blp.response(200, RunSchema)
+    @blp.alt_response(400, schema=ApiErrorSchema, description="Run is not PENDING or RUNNING")
+    @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
+    def post(self, body, run_id):
+        """Pause: running tasks finish, nothing new starts (PAUSING until nothing runs)"""
+        return control.pause_run(runtime(), run_id, (body or {}).get("reason"))
+
+
+@blp.route("/<run_id>/resume")
+class RunResume(MethodView):
+    @blp.response(200, RunSchema)
+    @blp.alt_response(400, schema=ApiErrorSchema, description="Run is not PAUSED or PAUSING")
+    @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
+    def post(self, run_id):
+        """Resume a paused run from where it stopped (completed steps are not run again)"""
+        return control.resume_run(runtime(), run_id)
+
+
+@blp.route("/<run_id>/cancel")
+class RunCancel(MethodView):
+    @blp.arguments(ReasonSchema, required=False)
+    @blp.response(200, RunSchema)
+    @blp.alt_response(400, schema=ApiErrorSchema, description="Run is already finished")
+    @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
+    def post(self, body, run_id):
+        """Cancel: stop running tasks (and their processes) and run nothing more"""
+        return control.cancel_run(runtime(), run_id, (body or {}).get("reason"))
+
+
+@blp.route("/<run_id>/retry")
+class RunRetry(MethodView):
+    @blp.arguments(RetrySchema, required=False)
+    @blp.response(202, RunSchema)
+    @blp.alt_response(400, schema=ApiErrorSchema, description="Run is not FAILED or CANCELLED")
+    @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
+    def post(self, _body, run_id):
+        """Retry a failed or cancelled run from its last incomplete steps"""
+        return control.retry_run(runtime(), run_id)
+
+
+@blp.route("/<run_id>/steps/<step_id>/retry")
+class StepRetry(MethodView):
+    @blp.arguments(StepRetrySchema, required=False)
+    @blp.response(202, RunSchema)
+    @blp.alt_response(400, schema=ApiErrorSchema, description="Run is still active")
+    @blp.alt_response(404, schema=ApiErrorSchema, description="Run or step does not exist")
+    def post(self, body, run_id, step_id):
+        """Rerun one step and everything downstream of it, optionally with a new input"""
+        return control.rerun_from_step(runtime(), run_id, step_id, (body or {}).get("input"))

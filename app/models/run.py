@@ -20,6 +20,8 @@ class Run(Base):
     workflow_name: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="PENDING", index=True)
     generation: Mapped[int] = mapped_column(Integer, default=1)
+    # Bumped by every status change; orders the control records cached in Redis.
+    control_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     input_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     variables: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     output_data: Mapped[Any | None] = mapped_column(JSONType)

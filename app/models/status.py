@@ -34,21 +34,36 @@ class TaskStatus(str, Enum):
 R, T = RunStatus, TaskStatus
 
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    # PENDING → PENDING and RUNNING → RUNNING start a new generation (recovery of a stall).
     R.PENDING: frozenset(
+        {
+            R.PENDING,
+            R.RUNNING,
+            R.PAUSING,
+            R.PAUSED,
+            R.CANCELLING,
+            R.CANCELLED,
+            R.COMPLETED,
+            R.FAILED,
+        }
+    ),
+    R.RUNNING: frozenset(
         {R.RUNNING, R.PAUSING, R.PAUSED, R.CANCELLING, R.CANCELLED, R.COMPLETED, R.FAILED}
     ),
-    R.RUNNING: frozenset({R.PAUSING, R.PAUSED, R.CANCELLING, R.CANCELLED, R.COMPLETED, R.FAILED}),
     R.PAUSING: frozenset({R.PAUSED, R.RUNNING, R.CANCELLING, R.CANCELLED, R.COMPLETED, R.FAILED}),
     R.PAUSED: frozenset({R.PENDING, R.RUNNING, R.CANCELLING, R.CANCELLED}),
     R.CANCELLING: frozenset({R.CANCELLED}),
-    R.COMPLETED: frozenset(),
+    R.COMPLETED: frozenset({R.PENDING}),  # rerun from a step
     R.FAILED: frozenset({R.PENDING}),
     R.CANCELLED: frozenset({R.PENDING}),
 }
 
 TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     T.PENDING: frozenset({T.RUNNING, T.SKIPPED, T.UPSTREAM_FAILED, T.CANCELLED, T.FAILED}),
-    T.RUNNING: frozenset({T.COMPLETED, T.FAILED, T.RETRYING, T.SKIPPED, T.CANCELLED, T.PENDING}),
+    # RUNNING → RUNNING is a re-claim from a worker that died mid-task.
+    T.RUNNING: frozenset(
+        {T.RUNNING, T.COMPLETED, T.FAILED, T.RETRYING, T.SKIPPED, T.CANCELLED, T.PENDING}
+    ),
     T.RETRYING: frozenset({T.RUNNING, T.CANCELLED, T.PENDING}),
     T.COMPLETED: frozenset({T.PENDING}),
     T.FAILED: frozenset({T.PENDING}),
@@ -58,5 +73,7 @@ TASK_TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
 }
 
 RUN_TERMINAL = frozenset({R.COMPLETED, R.FAILED, R.CANCELLED})
+# Only runs in these statuses let a task start (the claim checks it atomically).
+RUN_CLAIMABLE = frozenset({R.PENDING, R.RUNNING})
 TASK_DONE = frozenset({T.COMPLETED, T.SKIPPED})
 TASK_TERMINAL = frozenset({T.COMPLETED, T.FAILED, T.SKIPPED, T.UPSTREAM_FAILED, T.CANCELLED})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.models import RunStatus
-from app.schemas.common import PageArgs, PageSchema, SortOrder, UtcDateTime
+from app.schemas.common import PageArgs, PageSchema, SortOrder, UtcDateTime, json_object
 
 
 class RunSchema(Schema):
@@ -83,3 +83,23 @@ class RunLogsSchema(Schema):
     run_id = fields.String()
     status = fields.String()
     lines = fields.List(fields.Nested(LogLineSchema))
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(
+        validate=validate.Length(max=2000),
+        allow_none=True,
+        metadata={"description": "Why (recorded on the run and its events)"},
+    )
+
+
+class RetrySchema(Schema):
+    """Seed 002 sends ``{}``; there is nothing to set."""
+
+
+class StepRetrySchema(Schema):
+    input = fields.Raw(
+        validate=json_object,
+        allow_none=True,
+        metadata={"description": "Replaces the step's input for this rerun (expressions allowed)"},
+    )

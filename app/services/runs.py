@@ -88,7 +88,7 @@ def start_run(
                 for position, task in enumerate(dag.tasks.values())
             ],
         )
-        work.controls[run_id] = (RunStatus.PENDING.value, 1)
+        work.controls[run_id] = (RunStatus.PENDING.value, 1, 0)
     submit_generation(rt, run_id, 1, plan, dag)
     return run
 

@@ -8,19 +8,25 @@ workers, a worker and the API) can never move a row along an edge the table forb
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app.events.bus import publish
 from app.events.model import render_event
 from app.models import Event, Run, TaskExecution
 from app.models.base import utcnow
-from app.models.status import RUN_TRANSITIONS, TASK_TRANSITIONS, RunStatus, TaskStatus
+from app.models.status import (
+    RUN_CLAIMABLE,
+    RUN_TRANSITIONS,
+    TASK_TRANSITIONS,
+    RunStatus,
+    TaskStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +42,7 @@ class Work:
         self.rt = rt
         self.session: Session = rt.db.session()
         self.events: list[Event] = []
-        self.controls: dict[str, tuple[str, int]] = {}
+        self.controls: dict[str, tuple[str, int, int]] = {}
 
     def __enter__(self) -> Work:
         return self
@@ -81,12 +87,8 @@ class Work:
         try:
             if self.events:
                 publish(self.rt.redis, [render_event(e) for e in self.events])
-            if self.controls:
-                pipe = self.rt.redis.pipeline(transaction=False)
-                for run_id, (status, generation) in self.controls.items():
-                    value = json.dumps({"status": status, "generation": generation})
-                    pipe.set(control_key(run_id), value, ex=CONTROL_TTL)
-                pipe.execute()
+            for run_id, (status, generation, seq) in self.controls.items():
+                write_control(self.rt.redis, run_id, status, generation, seq)
         except Exception:  # Redis is a cache and a fan-out: Postgres already holds the truth
             log.warning("could not publish %d events to Redis", len(self.events), exc_info=True)
         self.events = []
@@ -98,7 +100,13 @@ def _sources(table: dict, to) -> list[str]:
 
 
 def transition_run(
-    work: Work, run_id: str, to: RunStatus, *, only_from: Iterable[RunStatus] = (), **fields: Any
+    work: Work,
+    run_id: str,
+    to: RunStatus,
+    *,
+    only_from: Iterable[RunStatus] = (),
+    extra_where: Iterable[Any] = (),
+    **fields: Any,
 ) -> bool:
     """Move a run to ``to`` if the table allows it from its current status; True if it moved."""
     allowed = _sources(RUN_TRANSITIONS, to)
@@ -106,15 +114,15 @@ def transition_run(
         allowed = [s for s in allowed if s in {f.value for f in only_from}]
     stmt = (
         update(Run)
-        .where(Run.id == run_id, Run.status.in_(allowed))
-        .values(status=to.value, updated_at=utcnow(), **fields)
-        .returning(Run.generation)
+        .where(Run.id == run_id, Run.status.in_(allowed), *extra_where)
+        .values(status=to.value, updated_at=utcnow(), control_seq=Run.control_seq + 1, **fields)
+        .returning(Run.generation, Run.control_seq)
         .execution_options(synchronize_session=False)
     )
-    generation = work.session.execute(stmt).scalar_one_or_none()
-    if generation is None:
+    moved = work.session.execute(stmt).first()
+    if moved is None:
         return False
-    work.controls[run_id] = (to.value, generation)
+    work.controls[run_id] = (to.value, *moved)
     return True
 
 
@@ -145,22 +153,106 @@ def transition_task(
     return work.session.execute(stmt).rowcount == 1
 
 
+# Control records only move forward: a write carrying an older ``seq`` than the stored one is
+# dropped, so two commits publishing out of order cannot leave a stale status in Redis.
+_WRITE_CONTROL = """
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq') or '-1')
+if seq < tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'status', ARGV[1], 'generation', ARGV[2], 'seq', ARGV[3])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+"""
+
+
+def write_control(redis_client, run_id: str, status: str, generation: int, seq: int) -> None:
+    redis_client.eval(_WRITE_CONTROL, 1, control_key(run_id), status, generation, seq, CONTROL_TTL)
+
+
 def read_control(rt, run_id: str) -> tuple[str, int] | None:
-    """``(status, generation)`` from Redis, falling back to Postgres (and re-caching)."""
+    """``(status, generation)`` from Redis, falling back to the database (and re-caching).
+
+    A cache: it may lag a commit by a moment. Decisions that must be exact (may this task
+    start?) are taken by the database in the claim; this serves fast fences and polling.
+    """
     try:
-        raw = rt.redis.get(control_key(run_id))
+        status, generation = rt.redis.hmget(control_key(run_id), "status", "generation")
     except Exception:
-        raw = None
-    if raw:
-        value = json.loads(raw)
-        return value["status"], int(value["generation"])
+        status = generation = None
+    if status and generation:
+        return status, int(generation)
     with rt.db.transaction() as session:
-        row = session.execute(select(Run.status, Run.generation).where(Run.id == run_id)).first()
+        row = session.execute(
+            select(Run.status, Run.generation, Run.control_seq).where(Run.id == run_id)
+        ).first()
     if row is None:
         return None
-    try:
-        value = json.dumps({"status": row.status, "generation": row.generation})
-        rt.redis.set(control_key(run_id), value, ex=CONTROL_TTL)
-    except Exception:
-        pass
+    with suppress(Exception):
+        write_control(rt.redis, run_id, row.status, row.generation, row.control_seq)
     return row.status, int(row.generation)
+
+
+def transition_tasks(
+    work: Work,
+    run_id: str,
+    to: TaskStatus,
+    *,
+    only_from: Iterable[TaskStatus] = (),
+    task_ids: Iterable[str] | None = None,
+    **fields: Any,
+) -> int:
+    """Bulk form of ``transition_task`` (e.g. cancel every pending task); returns rows moved."""
+    allowed = _sources(TASK_TRANSITIONS, to)
+    if only_from:
+        allowed = [s for s in allowed if s in {f.value for f in only_from}]
+    stmt = update(TaskExecution).where(
+        TaskExecution.run_id == run_id, TaskExecution.status.in_(allowed)
+    )
+    if task_ids is not None:
+        stmt = stmt.where(TaskExecution.task_id.in_(list(task_ids)))
+    stmt = stmt.values(status=to.value, updated_at=utcnow(), **fields)
+    return work.session.execute(stmt.execution_options(synchronize_session=False)).rowcount
+
+
+def run_accepts_claims(run_id: str, generation: int):
+    """SQL condition: the run lets a task of ``generation`` start now.
+
+    Used inside the claim's UPDATE; ``FOR SHARE`` (Postgres) makes a concurrent pause or cancel,
+    which updates the run row, wait for the claim to commit (or the claim wait for it), so "no
+    task is RUNNING" is exact when the pause settles. SQLite serialises writers anyway.
+    """
+    return exists(
+        select(Run.id)
+        .where(
+            Run.id == run_id,
+            Run.generation == generation,
+            Run.status.in_([s.value for s in RUN_CLAIMABLE]),
+        )
+        .with_for_update(read=True)
+    )
+
+
+def nothing_running(run_id: str):
+    return ~exists(
+        select(TaskExecution.id).where(
+            TaskExecution.run_id == run_id, TaskExecution.status == TaskStatus.RUNNING.value
+        )
+    )
+
+
+def running_count(session: Session, run_id: str) -> int:
+    return session.execute(
+        select(func.count())
+        .select_from(TaskExecution)
+        .where(TaskExecution.run_id == run_id, TaskExecution.status == TaskStatus.RUNNING.value)
+    ).scalar_one()
+
+
+def lock_run(session: Session, run_id: str) -> str | None:
+    """Share-lock the run row (Postgres) and return its status.
+
+    Lock order everywhere is run row, then task rows: control operations update the run first,
+    so a worker that takes the run lock before touching a task can never deadlock with them.
+    """
+    return session.execute(
+        select(Run.status).where(Run.id == run_id).with_for_update(read=True)
+    ).scalar_one_or_none()

@@ -23,6 +23,13 @@ class ActionError(Exception):
         self.retryable = retryable
 
 
+class ActionCancelled(ActionError):
+    """The run was cancelled while the action ran; it stopped (and cleaned up)."""
+
+    def __init__(self, message: str = "cancelled with the run", output: Any = None):
+        super().__init__(message, output, retryable=False)
+
+
 @dataclass
 class ActionContext:
     run_id: str
@@ -30,6 +37,8 @@ class ActionContext:
     timeout: float
     agent: dict[str, Any] | None = None
     logs: dict[str, str] = field(default_factory=lambda: {"stdout": "", "stderr": ""})
+    # Long-running actions poll this and stop early (raising ActionCancelled) when it is true.
+    should_stop: Callable[[], bool] = lambda: False
 
     def log(self, stream: str, text: str) -> None:
         self.logs[stream] = self.logs.get(stream, "") + text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from worker.actions import ActionContext, ActionError
+from worker.actions import ActionCancelled, ActionContext, ActionError
 
 
 def noop(params: Any, ctx: ActionContext) -> dict[str, Any]:
@@ -18,10 +18,13 @@ def echo(params: Any, ctx: ActionContext) -> Any:
 
 def sleep(params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     seconds = float(params["seconds"])
+    deadline = time.monotonic() + min(seconds, ctx.timeout)
+    while (left := deadline - time.monotonic()) > 0:
+        if ctx.should_stop():
+            raise ActionCancelled()
+        time.sleep(min(left, 0.1))
     if seconds > ctx.timeout:
-        time.sleep(ctx.timeout)
         raise ActionError(f"timed out after {ctx.timeout:g}s (asked to sleep {seconds:g}s)")
-    time.sleep(seconds)
     return {"slept": seconds}
 
 

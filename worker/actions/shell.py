@@ -11,11 +11,14 @@ import shlex
 import signal
 import subprocess
 import tempfile
+import time
 from typing import Any
 
-from worker.actions import ActionContext, ActionError
+from worker.actions import ActionCancelled, ActionContext, ActionError
 
 KILL_GRACE_SECONDS = 3.0
+# How often a running command checks whether its run was cancelled.
+POLL_SECONDS = 0.25
 
 
 def _terminate(process: subprocess.Popen) -> None:
@@ -56,16 +59,28 @@ def _run(
         )
     except (OSError, ValueError) as exc:
         raise ActionError(f"cannot start command: {exc}", retryable=False) from exc
+    deadline = time.monotonic() + timeout
     try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _terminate(process)
-        stdout, stderr = process.communicate()
-        ctx.log("stdout", stdout)
-        ctx.log("stderr", stderr)
-        raise ActionError(
-            f"command timed out after {timeout:g}s and was killed", _output(stdout, stderr, None)
-        ) from None
+        while True:
+            try:
+                stdout, stderr = process.communicate(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                stopped = ctx.should_stop()
+                if not stopped and time.monotonic() < deadline:
+                    continue
+                _terminate(process)
+                stdout, stderr = process.communicate()
+                ctx.log("stdout", stdout)
+                ctx.log("stderr", stderr)
+                output = _output(stdout, stderr, None)
+                if stopped:
+                    raise ActionCancelled(
+                        "cancelled with the run; the command was stopped", output
+                    ) from None
+                raise ActionError(
+                    f"command timed out after {timeout:g}s and was killed", output
+                ) from None
     except BaseException:
         _terminate(process)  # the task itself is being stopped: leave no orphans behind
         raise

@@ -1,0 +1,78 @@
+"""Who is running a task, and are they still alive?
+
+A claimed task records its owner (``host:pid``). While the action runs, the owner refreshes a
+short Redis lease. A message redelivered after a crash finds the task RUNNING: if the owner is
+on this host its pid tells whether it is alive; on another host the lease does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+
+LEASE_TTL = 10
+LEASE_REFRESH = 3.0
+
+
+def worker_id() -> str:
+    # Computed per call: prefork children share the module but not the pid.
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lease_key(run_id: str, task_id: str) -> str:
+    return f"harmonia:lease:{run_id}:{task_id}"
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+
+
+def owner_alive(rt, run_id: str, task_id: str, owner: str | None) -> bool:
+    if not owner:
+        return False
+    host, _, pid = owner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        return pid_alive(int(pid))
+    try:
+        return bool(rt.redis.exists(lease_key(run_id, task_id)))
+    except Exception:
+        return True  # cannot tell: never steal a task that may still run
+
+
+class Lease:
+    """Keeps a task's lease fresh in a background thread while the action runs."""
+
+    def __init__(self, rt, run_id: str, task_id: str):
+        self.rt = rt
+        self.key = lease_key(run_id, task_id)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._refresh, daemon=True)
+
+    def _refresh(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                self.rt.redis.set(self.key, worker_id(), ex=LEASE_TTL)
+            if self._stop.wait(LEASE_REFRESH):
+                return
+
+    def __enter__(self) -> Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=1)
+        with contextlib.suppress(Exception):
+            self.rt.redis.delete(self.key)

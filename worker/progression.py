@@ -1,0 +1,140 @@
+"""How a run moves on: ``harmonia.advance`` continues a plan, ``harmonia.finalize_run`` ends it.
+
+``advance`` either continues a series from a stored plan (a segment was full) or joins a parallel
+node: once every task under it is finished, exactly one member continues (a Redis ``SET NX``
+picks it; duplicates are harmless because claims are atomic). ``finalize_run`` decides the run's
+status and computes its output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.engine import expressions
+from app.engine.compiler import PlanIndex
+from app.engine.dag import Dag
+from app.models import Run, RunStatus, TaskExecution, TaskStatus
+from app.models.base import utcnow
+from app.models.status import TASK_TERMINAL
+from app.services.definitions import dag_for
+from app.services.dispatch import emitter_for
+from app.services.state import Work, read_control, transition_run
+
+T = TaskStatus
+
+
+def advance(rt, run_id: str, generation: int, kind: str, node_id: str, index: int) -> str:
+    control = read_control(rt, run_id)
+    if control is None or control[1] != generation:
+        return "stale"
+    with rt.db.transaction() as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            return "unknown-run"
+        dag = dag_for(session, rt.settings, run.workflow_definition_id)
+        plan = run.plan
+        plan_index = PlanIndex(plan)
+        if kind == "join":
+            members = plan_index.tasks_under(plan_index.nodes[node_id])
+            unfinished = session.execute(
+                select(func.count())
+                .select_from(TaskExecution)
+                .where(
+                    TaskExecution.run_id == run_id,
+                    TaskExecution.task_id.in_(members),
+                    TaskExecution.status.not_in([s.value for s in TASK_TERMINAL]),
+                )
+            ).scalar_one()
+    emitter = emitter_for(rt, run_id, generation, plan, dag, index=plan_index)
+    if kind == "continue":
+        emitter.series(plan_index.nodes[node_id], index).apply_async()
+        return "continued"
+    if unfinished:
+        return "waiting"
+    # Every member saw the join complete only once it was; let exactly one of them continue.
+    key = f"harmonia:join:{run_id}:{generation}:{node_id}"
+    if not rt.redis.set(key, "1", nx=True, ex=7 * 24 * 3600):
+        return "joined-elsewhere"
+    emitter.after_join(node_id).apply_async()
+    return "joined"
+
+
+def finalize_run(rt, run_id: str, generation: int) -> str:
+    control = read_control(rt, run_id)
+    if control is None or control[1] != generation:
+        return "stale"
+    with Work(rt) as work:
+        session = work.session
+        run = session.get(Run, run_id)
+        if run is None:
+            return "unknown-run"
+        rows = (
+            session.execute(
+                select(TaskExecution)
+                .where(TaskExecution.run_id == run_id)
+                .order_by(TaskExecution.position)
+            )
+            .scalars()
+            .all()
+        )
+        if run.status == RunStatus.CANCELLING.value:
+            transition_run(work, run_id, RunStatus.CANCELLED, completed_at=None)
+            work.emit(run_id, "execution_cancelled", message="Run cancelled")
+            return RunStatus.CANCELLED.value
+        if any(r.status not in {s.value for s in TASK_TERMINAL} for r in rows):
+            if run.status == RunStatus.PAUSING.value and transition_run(
+                work, run_id, RunStatus.PAUSED
+            ):
+                work.emit(run_id, "execution_paused", message="Run paused")
+                return RunStatus.PAUSED.value
+            return "unfinished"
+        failed = [r for r in rows if r.status == T.FAILED.value]
+        if failed:
+            first = failed[0]
+            message = f"Step '{first.task_id}' failed: {first.error_message}"
+            if transition_run(
+                work, run_id, RunStatus.FAILED, completed_at=utcnow(), error_message=message
+            ):
+                work.emit(
+                    run_id,
+                    "execution_failed",
+                    data={"failed_steps": [r.task_id for r in failed]},
+                    message=message,
+                )
+            return RunStatus.FAILED.value
+        dag = dag_for(session, rt.settings, run.workflow_definition_id)
+        output = _run_output(dag, run, rows)
+        if transition_run(
+            work,
+            run_id,
+            RunStatus.COMPLETED,
+            completed_at=utcnow(),
+            output_data=output,
+            error_message=None,
+        ):
+            work.emit(
+                run_id,
+                "execution_completed",
+                data={"output": output},
+                message=f"Run of '{run.workflow_name}' completed",
+            )
+        return RunStatus.COMPLETED.value
+
+
+def _run_output(dag: Dag, run: Run, rows: list[TaskExecution]) -> Any:
+    outputs = {r.task_id: {"output": r.output_data, "status": r.status} for r in rows}
+    if dag.output_mapping is not None:
+        context = {
+            **outputs,
+            "tasks": outputs,
+            "steps": outputs,
+            "workflow": {"input": run.input_data or {}},
+            "variables": run.variables or {},
+        }
+        try:
+            return expressions.resolve(dag.output_mapping, context)
+        except expressions.ExpressionError as exc:
+            return {"error": str(exc)}
+    return {tid: outputs[tid]["output"] for tid in dag.sinks() if tid in outputs}
