@@ -3,6 +3,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /srv/harmonia
 COPY pyproject.toml setup.cfg README.md ./
+ENV HARMONIA_HOME=/tmp/harmonia
 COPY app ./app
 COPY worker ./worker
 COPY config ./config

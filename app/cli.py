@@ -114,6 +114,23 @@ def worker_argv(
     ]
 
 
+def beat_argv(settings: Settings) -> list[str]:
+    """Celery beat: sends ``harmonia.sweep`` every ``sweep_interval`` seconds."""
+    schedule = Path(settings.home).resolve() / "celerybeat-schedule"
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "worker.celery_app",
+        "beat",
+        "--schedule",
+        str(schedule),
+        "--loglevel",
+        settings.log_level,
+    ]
+
+
 def api_argv(settings: Settings) -> list[str]:
     config = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
     return [
@@ -161,6 +178,15 @@ def worker(concurrency: int | None) -> None:
 
 
 @main.command()
+def beat() -> None:
+    """Run Celery beat, which schedules the recovery sweep (replaces this process)."""
+    settings = Settings.from_env()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    argv = beat_argv(settings)
+    os.execv(argv[0], argv)
+
+
+@main.command()
 def api() -> None:
     """Serve the API with gunicorn (replaces this process)."""
     argv = api_argv(Settings.from_env())
@@ -169,7 +195,8 @@ def api() -> None:
 
 @main.command()
 def dev() -> None:
-    """Start everything on this machine: database, Redis, workers and the API. Ctrl-C stops all."""
+    """Start everything on this machine: database, Redis, workers, beat (the recovery sweep) and
+    the API. Ctrl-C stops all."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -216,6 +243,7 @@ def dev() -> None:
     signal.signal(signal.SIGINT, lambda *_: (stop(), sys.exit(0)))
     try:
         children.append(subprocess.Popen(worker_argv(settings), env=env))
+        children.append(subprocess.Popen(beat_argv(settings), env=env))
         children.append(subprocess.Popen(api_argv(settings), env=env))
         click.echo(
             f"Harmonia API on http://{settings.host}:{settings.port} "

@@ -19,7 +19,13 @@ def make_celery(settings: Settings, *, include_tasks: bool = False) -> Celery:
         include=["worker.tasks"] if include_tasks else [],
         set_as_current=include_tasks,
     )
-    transport = {"visibility_timeout": settings.visibility_timeout}
+    transport = {
+        "visibility_timeout": settings.visibility_timeout,
+        # How soon a message left unacknowledged by a dead worker is put back: kombu scans its
+        # unacked index every interval × throttle seconds (100 s by default).
+        "unacked_restore_interval": max(1, min(10, settings.visibility_timeout // 2)),
+        "unacked_restore_throttle": 1,
+    }
     app.conf.update(
         # Reliability (DESIGN §4): a message is acknowledged only once its task has finished,
         # re-queued if the worker process dies, and never prefetched beyond one per process.

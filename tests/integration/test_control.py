@@ -69,12 +69,22 @@ def test_pause_lets_the_running_step_finish_and_starts_nothing_until_resume(live
 
 def test_cancel_stops_a_running_command_and_its_process(live, tmp_path):
     pid_file = tmp_path / "sleep.pid"
-    workflow = create_workflow(live, {"tasks": {
-        "long": {"action": "cli.execute_command",
-                 "input": {"command": f"echo $$ > {pid_file}; exec sleep 60", "shell": True,
-                           "timeout": 120}},
-        "after": {"action": "builtin.noop", "depends_on": ["long"]},
-    }})
+    workflow = create_workflow(
+        live,
+        {
+            "tasks": {
+                "long": {
+                    "action": "cli.execute_command",
+                    "input": {
+                        "command": f"echo $$ > {pid_file}; exec sleep 60",
+                        "shell": True,
+                        "timeout": 120,
+                    },
+                },
+                "after": {"action": "builtin.noop", "depends_on": ["long"]},
+            }
+        },
+    )
     run_id = execute(live, workflow["id"])
     deadline = time.monotonic() + 20
     while not (pid_file.exists() and pid_file.read_text().strip()):
@@ -104,14 +114,23 @@ def test_cancel_stops_a_running_command_and_its_process(live, tmp_path):
 
 def test_retry_after_the_cause_is_fixed_keeps_completed_steps(live, tmp_path):
     flag, log = tmp_path / "flag", tmp_path / "first.log"
-    workflow = create_workflow(live, {"tasks": {
-        "first": {"action": "cli.execute_command",
-                  "input": {"command": f"echo ran >> {log}", "shell": True}},
-        "middle": {"action": "cli.execute_command",
-                   "input": {"command": f"test -f {flag}", "shell": True},
-                   "depends_on": ["first"]},
-        "last": {"action": "builtin.noop", "depends_on": ["middle"]},
-    }})
+    workflow = create_workflow(
+        live,
+        {
+            "tasks": {
+                "first": {
+                    "action": "cli.execute_command",
+                    "input": {"command": f"echo ran >> {log}", "shell": True},
+                },
+                "middle": {
+                    "action": "cli.execute_command",
+                    "input": {"command": f"test -f {flag}", "shell": True},
+                    "depends_on": ["first"],
+                },
+                "last": {"action": "builtin.noop", "depends_on": ["middle"]},
+            }
+        },
+    )
     run_id = execute(live, workflow["id"])
     failed = wait_for_run(live, run_id)
     assert failed["status"] == "FAILED"
@@ -137,20 +156,33 @@ def test_retry_after_the_cause_is_fixed_keeps_completed_steps(live, tmp_path):
 
 
 def test_rerun_from_step_with_new_input_reruns_it_and_its_descendants_only(live):
-    workflow = create_workflow(live, {"tasks": {
-        "a": {"action": "builtin.echo", "input": {"x": "a"}},
-        "b": {"action": "builtin.echo", "input": {"x": "old", "from_a": "${tasks.a.output.x}"},
-              "depends_on": ["a"]},
-        "c": {"action": "builtin.echo", "input": {"from_b": "${tasks.b.output.x}"},
-              "depends_on": ["b"]},
-        "d": {"action": "builtin.echo", "input": {"x": "d"}},
-    }})
+    workflow = create_workflow(
+        live,
+        {
+            "tasks": {
+                "a": {"action": "builtin.echo", "input": {"x": "a"}},
+                "b": {
+                    "action": "builtin.echo",
+                    "input": {"x": "old", "from_a": "${tasks.a.output.x}"},
+                    "depends_on": ["a"],
+                },
+                "c": {
+                    "action": "builtin.echo",
+                    "input": {"from_b": "${tasks.b.output.x}"},
+                    "depends_on": ["b"],
+                },
+                "d": {"action": "builtin.echo", "input": {"x": "d"}},
+            }
+        },
+    )
     run_id = execute(live, workflow["id"])
     assert wait_for_run(live, run_id)["status"] == "COMPLETED"
     first = steps(live, run_id)
 
-    response = live.post(f"/api/v1/runs/{run_id}/steps/b/retry",
-                         json={"input": {"x": "new", "from_a": "${tasks.a.output.x}"}})
+    response = live.post(
+        f"/api/v1/runs/{run_id}/steps/b/retry",
+        json={"input": {"x": "new", "from_a": "${tasks.a.output.x}"}},
+    )
     assert response.status_code == 202, response.json
     run = wait_for_run(live, run_id)
     assert run["status"] == "COMPLETED", run

@@ -112,7 +112,7 @@ def test_quickstart_on_the_embedded_default(dev_server):
     assert (tmp_path / "home" / "harmonia.db").exists()  # SQLite under HARMONIA_HOME
 
     children = _children(process.pid)
-    assert len(children) >= 3  # redis, worker(s), api
+    assert len(children) >= 4  # redis, worker(s), beat, api
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=40)
     time.sleep(0.5)
