@@ -149,6 +149,10 @@ def test_the_sweep_leaves_healthy_runs_alone(live, rt):
         live, {"tasks": {"t": {"action": "builtin.sleep", "input": {"seconds": 1}}}}
     )
     run_id = execute(live, workflow["id"])
+    deadline = time.monotonic() + 30
+    while steps(live, run_id)["t"]["status"] != "RUNNING":  # on a live worker
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
     report = recovery.sweep(rt, unsent_after=0, stalled_after=0)
     assert run_id not in report["recovered"] and run_id not in report["submitted"]
     assert wait_for_run(live, run_id)["status"] == "COMPLETED"
