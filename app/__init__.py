@@ -21,6 +21,9 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
 
     from app.api import register_blueprints
     from app.api.errors import register_error_handlers
+
+    # Defines the flask-sock routes; they must exist before ``sock.init_app`` registers them.
+    from app.events import websocket  # noqa: F401
     from app.extensions import init_runtime, sock
     from app.runtime import Runtime
 
@@ -38,7 +41,12 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
         HARMONIA_STARTED=time.time(),
     )
     app.json.sort_keys = False
+    from app.events.hub import Hub
+
     init_runtime(app, runtime or Runtime.build(settings))
+    app.extensions["harmonia_hub"] = Hub(settings.redis_url)
+    # Protocol-level pings keep idle WebSockets open through proxies.
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 20})
     api = Api(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     sock.init_app(app)
     register_error_handlers(app)

@@ -12,7 +12,10 @@ def _iso(value) -> str | None:
 
 
 def render_event(event: Event) -> dict[str, Any]:
-    data = event.data or {}
+    # Seed 004 clients read ids inside ``data`` (and ``payload`` on /ws/events).
+    data = {"execution_id": event.run_id, **(event.data or {})}
+    if event.task_id:
+        data.setdefault("step_id", event.task_id)
     return {
         "event_id": event.id,
         "id": event.id,
@@ -25,5 +28,6 @@ def render_event(event: Event) -> dict[str, Any]:
         "timestamp": _iso(event.created_at),
         "data": data,
         "details": data,
+        "payload": data,
         "message": event.message,
     }

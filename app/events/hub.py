@@ -1,0 +1,126 @@
+"""One Redis subscriber per API process, fanning events out to that process's live streams.
+
+The hub listens on the global channel (every event passes through it) and hands each event to
+the local subscriptions of its run and to the "all runs" subscriptions. Each subscription has a
+bounded queue filled without blocking: a slow client cannot slow the hub, the other clients or
+the workers. When a client falls too far behind, its subscription is marked overflowed and its
+stream tells the client and closes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from typing import Any
+
+import redis
+
+from app.events.bus import GLOBAL_CHANNEL
+
+log = logging.getLogger(__name__)
+
+ALL = "*"
+DEFAULT_BUFFER = 1000
+
+
+class Subscription:
+    def __init__(self, hub: Hub, key: str, buffer: int):
+        self.hub = hub
+        self.key = key
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=buffer)
+        self.overflowed = False
+
+    def offer(self, event: dict[str, Any]) -> None:
+        try:
+            self.events.put_nowait(event)
+        except queue.Full:
+            self.overflowed = True
+
+    def get(self, timeout: float) -> dict[str, Any] | None:
+        try:
+            return self.events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self.hub.unsubscribe(self)
+
+
+class Hub:
+    def __init__(self, redis_url: str, buffer: int = DEFAULT_BUFFER):
+        self.redis_url = redis_url
+        self.buffer = buffer
+        self._subscriptions: dict[str, set[Subscription]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self.ready = threading.Event()
+
+    def subscribe(self, run_id: str | None) -> Subscription:
+        self._ensure_listening()
+        subscription = Subscription(self, run_id or ALL, self.buffer)
+        with self._lock:
+            self._subscriptions.setdefault(subscription.key, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            members = self._subscriptions.get(subscription.key)
+            if members is not None:
+                members.discard(subscription)
+                if not members:
+                    del self._subscriptions[subscription.key]
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return sum(len(members) for members in self._subscriptions.values())
+
+    def _ensure_listening(self) -> None:
+        # A forked process (gunicorn worker) gets its own listener thread.
+        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+                return
+            self._pid = os.getpid()
+            self.ready.clear()
+            self._thread = threading.Thread(
+                target=self._listen, name="harmonia-event-hub", daemon=True
+            )
+            self._thread.start()
+        self.ready.wait(timeout=5)
+
+    def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                client = redis.Redis.from_url(self.redis_url, decode_responses=True)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(GLOBAL_CHANNEL)
+                self.ready.set()
+                delay = 0.5
+                for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._dispatch(message["data"])
+            except Exception:
+                log.warning("event hub lost Redis; reconnecting in %.1fs", delay, exc_info=True)
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    def _dispatch(self, payload: str) -> None:
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            return
+        with self._lock:
+            targets = list(self._subscriptions.get(ALL, ()))
+            run_id = event.get("run_id")
+            if run_id:
+                targets.extend(self._subscriptions.get(run_id, ()))
+        for subscription in targets:
+            subscription.offer(event)

@@ -1,0 +1,76 @@
+"""Server-Sent Events: ``/events/executions/{id}`` (seed 000), ``/events/harmonia/executions/{id}``
+(seed 001).
+
+Each event is sent with an ``id:`` line (the event id), ``event:`` (its type) and ``data:`` (the
+union shape). A reconnecting client sends ``Last-Event-ID`` (browsers do this by themselves) and
+receives everything after it. ``?after_event_id=N`` does the same for clients that cannot set
+headers. A comment line is sent every 15 s of silence so idle proxies keep the stream open. The
+stream ends after the run's final event.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, request
+
+from app.events.stream import EventStream, Overflow
+from app.extensions import runtime
+from app.models import Run
+from app.services.errors import run_not_found
+
+bp = Blueprint("sse", __name__)
+KEEPALIVE_SECONDS = 15.0
+
+
+def _after_id() -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.args.get("after_event_id")
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _stream(run_id: str) -> Response:
+    rt = runtime()
+    with rt.db.transaction() as session:
+        if session.get(Run, run_id) is None:
+            raise run_not_found(run_id)
+    stream = EventStream(
+        rt, current_app.extensions["harmonia_hub"], run_id, _after_id(), idle=KEEPALIVE_SECONDS
+    )
+
+    def generate():
+        try:
+            yield "retry: 3000\n\n"
+            while True:
+                event = stream.next()
+                if event is None:
+                    yield ": keep-alive\n\n"
+                    continue
+                data = json.dumps(event, default=str)
+                yield f"id: {event['event_id']}\nevent: {event['type']}\ndata: {data}\n\n"
+                if stream.finished(event):
+                    return
+        except Overflow:
+            message = {
+                "code": "overflow",
+                "message": "client too slow: events were dropped",
+                "last_event_id": stream.last_id,
+            }
+            yield f"event: error\ndata: {json.dumps(message)}\n\n"
+        finally:
+            stream.close()
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return Response(generate(), mimetype="text/event-stream", headers=headers)
+
+
+@bp.get("/events/executions/<run_id>")
+def run_events(run_id: str) -> Response:
+    return _stream(run_id)
+
+
+@bp.get("/events/harmonia/executions/<run_id>")
+def harmonia_run_events(run_id: str) -> Response:
+    return _stream(run_id)

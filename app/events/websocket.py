@@ -1,0 +1,125 @@
+"""WebSocket endpoints (flask-sock): one run's events, or every run's.
+
+- ``/ws/executions/{id}`` (seeds 000, 004), ``/ws/harmonia/executions/{id}`` (seed 001) and
+  ``/ws/events`` (seed 004, all runs). Each message is one event in the union shape.
+- The client may send ``{"type": "ping"}`` → ``{"type": "pong", "timestamp": …}``, and
+  ``{"type": "subscribe", "after_event_id": N}`` to (re)receive everything after event N — use the
+  last ``event_id`` it saw to resume after a reconnect. ``?after_event_id=N`` does the same on
+  connect. Without it, a run's socket starts from the run's first event; ``/ws/events`` starts live.
+- A run's socket closes after the run's final event. A client that falls more than the buffer
+  behind gets ``{"type": "error", "code": "overflow"}`` and is disconnected.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from flask import current_app, request
+from simple_websocket import ConnectionClosed
+
+from app.events.stream import EventStream, Overflow
+from app.extensions import runtime, sock
+from app.models import Run
+
+POLL = 0.25  # how often a socket looks for client messages while no event arrives
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _send(ws, payload: dict) -> None:
+    ws.send(json.dumps(payload, default=str))
+
+
+def _handle(ws, stream: EventStream, raw: str) -> None:
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        _send(ws, {"type": "error", "code": "bad_message", "message": "send JSON objects"})
+        return
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind == "ping":
+        _send(ws, {"type": "pong", "timestamp": _now()})
+    elif kind == "subscribe":
+        after = message.get("after_event_id")
+        if isinstance(after, int) and not isinstance(after, bool) and after >= 0:
+            stream.restart(after)
+        else:
+            _send(
+                ws,
+                {
+                    "type": "error",
+                    "code": "bad_message",
+                    "message": "after_event_id must be a non-negative integer",
+                },
+            )
+    else:
+        _send(
+            ws,
+            {
+                "type": "error",
+                "code": "bad_message",
+                "message": "expected {'type': 'ping'} or {'type': 'subscribe', ...}",
+            },
+        )
+
+
+def serve(ws, run_id: str | None) -> None:
+    rt = runtime()
+    if run_id is not None:
+        with rt.db.transaction() as session:
+            if session.get(Run, run_id) is None:
+                _send(
+                    ws,
+                    {
+                        "type": "error",
+                        "code": "not_found",
+                        "message": f"Run with id '{run_id}' not found",
+                    },
+                )
+                return
+    after = request.args.get("after_event_id", type=int)
+    stream = EventStream(rt, current_app.extensions["harmonia_hub"], run_id, after)
+    try:
+        while True:
+            while (raw := ws.receive(timeout=0)) is not None:
+                _handle(ws, stream, raw)
+            event = stream.next(timeout=POLL)
+            if event is None:
+                continue
+            _send(ws, event)
+            if stream.finished(event):
+                ws.close()
+                return
+    except Overflow:
+        _send(
+            ws,
+            {
+                "type": "error",
+                "code": "overflow",
+                "message": "client too slow: events were dropped; reconnect with "
+                f"after_event_id={stream.last_id}",
+            },
+        )
+        ws.close()
+    except ConnectionClosed:
+        pass
+    finally:
+        stream.close()
+
+
+@sock.route("/ws/executions/<run_id>")
+def run_socket(ws, run_id: str) -> None:
+    serve(ws, run_id)
+
+
+@sock.route("/ws/harmonia/executions/<run_id>")
+def harmonia_run_socket(ws, run_id: str) -> None:
+    serve(ws, run_id)
+
+
+@sock.route("/ws/events")
+def all_events_socket(ws) -> None:
+    serve(ws, None)

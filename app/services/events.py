@@ -1,0 +1,51 @@
+"""Reading the event log (``/api/v1/events``, ``/api/v1/runs/{id}/events``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Event
+from app.services.errors import NotFound
+from app.services.pagination import paginate
+from app.services.runs import get_run
+
+
+def list_events(
+    session: Session,
+    *,
+    page: int,
+    page_size: int,
+    type: str | None = None,
+    run_id: str | None = None,
+    from_date: datetime | None = None,
+    to_date: datetime | None = None,
+    after_event_id: int | None = None,
+) -> dict[str, Any]:
+    query = select(Event)
+    if type:
+        query = query.where(Event.type == type)
+    if run_id:
+        query = query.where(Event.run_id == run_id)
+    if from_date:
+        query = query.where(Event.created_at >= from_date)
+    if to_date:
+        query = query.where(Event.created_at <= to_date)
+    if after_event_id is not None:
+        query = query.where(Event.id > after_event_id)
+    return paginate(session, query.order_by(Event.id), page, page_size)
+
+
+def list_run_events(session: Session, run_id: str, **filters) -> dict[str, Any]:
+    get_run(session, run_id)
+    return list_events(session, run_id=run_id, **filters)
+
+
+def get_event(session: Session, event_id: int) -> Event:
+    event = session.get(Event, event_id)
+    if event is None:
+        raise NotFound(f"Event with id '{event_id}' not found")
+    return event

@@ -1,0 +1,216 @@
+"""The live event feed, with real WebSocket and SSE clients against gunicorn, a real worker and
+real Redis: history for late subscribers, no gap and no duplicate, resume, ping/pong."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import threading
+import time
+
+import httpx
+import pytest
+from simple_websocket import Client, ConnectionClosed
+
+from app.cli import api_argv, free_port, wait_for_port
+from tests.integration.conftest import settings_env
+from tests.integration.helpers import create_workflow, execute, wait_for_run
+
+
+@pytest.fixture(scope="module")
+def server(settings, worker, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            api_argv(settings.with_(port=port)),
+            env=settings_env(settings),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    if not wait_for_port("127.0.0.1", port, timeout=30):
+        process.terminate()
+        pytest.fail("gunicorn did not start:\n" + log.read_text()[-3000:])
+    yield f"127.0.0.1:{port}"
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def close(ws) -> None:
+    with contextlib.suppress(ConnectionClosed):  # the server may have closed first
+        ws.close()
+
+
+def run_events(client, run_id: str) -> list[int]:
+    items = client.get(f"/api/v1/runs/{run_id}/events?page_size=100").json["items"]
+    return [e["event_id"] for e in items]
+
+
+def ws_collect(url: str, timeout: float = 30, until=None) -> list[dict]:
+    ws = Client.connect(url)
+    got: list[dict] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            raw = ws.receive(timeout=1)
+            if raw is None:
+                continue
+            got.append(json.loads(raw))
+            if until and until(got):
+                break
+    except ConnectionClosed:
+        pass
+    finally:
+        close(ws)
+    return got
+
+
+def sse_collect(url: str, headers=None, limit: int | None = None, timeout: float = 30):
+    events: list[dict] = []
+    with httpx.stream("GET", url, headers=headers or {}, timeout=timeout) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        current: dict[str, str] = {}
+        for line in response.iter_lines():
+            if line.startswith(":") or line.startswith("retry:"):
+                continue
+            if line == "":
+                if "data" in current:
+                    event = json.loads(current["data"])
+                    assert int(current["id"]) == event["event_id"]
+                    assert current["event"] == event["type"]
+                    events.append(event)
+                    if limit and len(events) >= limit:
+                        break
+                current = {}
+                continue
+            key, _, value = line.partition(": ")
+            current[key] = value
+    return events
+
+
+def sleepy(count: int = 4, seconds: float = 0.3) -> dict:
+    return {
+        "tasks": {
+            f"s{i}": {
+                "action": "builtin.sleep",
+                "input": {"seconds": seconds},
+                "depends_on": [f"s{i - 1}"] if i else [],
+            }
+            for i in range(count)
+        }
+    }
+
+
+def test_late_websocket_subscriber_gets_the_whole_history(live, server):
+    workflow = create_workflow(
+        live, {"tasks": {"t": {"action": "builtin.echo", "input": {"x": 1}}}}
+    )
+    run_id = execute(live, workflow["id"])
+    assert wait_for_run(live, run_id)["status"] == "COMPLETED"
+    got = ws_collect(f"ws://{server}/ws/executions/{run_id}")
+    assert [e["event_id"] for e in got] == run_events(live, run_id)
+    assert got[-1]["event_type"] == "workflow_completed"  # seed 000 clients close on this
+    assert got[-2]["type"] == "execution_completed"
+    completed = next(e for e in got if e["type"] == "task_completed")
+    assert completed["execution_id"] == run_id and completed["task_id"] == "t"
+    assert completed["data"]["step_id"] == "t" and completed["details"]["output"] == {"x": 1}
+
+
+@pytest.mark.parametrize("path", ["/ws/executions", "/ws/harmonia/executions"])
+def test_subscriber_from_the_start_sees_every_event_once_in_order(live, server, path):
+    workflow = create_workflow(live, sleepy())
+    run_id = execute(live, workflow["id"])
+    got = ws_collect(f"ws://{server}{path}/{run_id}")
+    ids = [e["event_id"] for e in got]
+    assert ids == sorted(ids) and len(ids) == len(set(ids))
+    assert ids == run_events(live, run_id)
+    assert got[-1]["type"] == "workflow_completed"
+
+
+def test_sse_reconnect_with_last_event_id_loses_nothing(live, server):
+    workflow = create_workflow(live, sleepy(5, 0.3))
+    run_id = execute(live, workflow["id"])
+    url = f"http://{server}/events/executions/{run_id}"
+    first = sse_collect(url, limit=3)
+    rest = sse_collect(url, headers={"Last-Event-ID": str(first[-1]["event_id"])})
+    ids = [e["event_id"] for e in first + rest]
+    assert len(ids) == len(set(ids)), "an event was delivered twice"
+    assert ids == run_events(live, run_id), "an event was lost across the reconnect"
+    assert rest[-1]["type"] == "workflow_completed"
+
+
+def test_sse_history_for_a_finished_run_and_404_for_an_unknown_one(live, server):
+    workflow = create_workflow(live, {"tasks": {"t": {"action": "builtin.noop"}}})
+    run_id = execute(live, workflow["id"])
+    wait_for_run(live, run_id)
+    events = sse_collect(f"http://{server}/events/harmonia/executions/{run_id}")
+    assert [e["event_id"] for e in events] == run_events(live, run_id)
+    missing = httpx.get(f"http://{server}/events/executions/nope")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "Run with id 'nope' not found"
+
+
+def test_websocket_ping_pong_and_resume_with_subscribe(live, server):
+    workflow = create_workflow(live, {"tasks": {"t": {"action": "builtin.noop"}}})
+    run_id = execute(live, workflow["id"])
+    wait_for_run(live, run_id)
+    all_ids = run_events(live, run_id)
+    ws = Client.connect(f"ws://{server}/ws/executions/{run_id}?after_event_id={all_ids[-1]}")
+    try:
+        ws.send(json.dumps({"type": "ping"}))
+        pong = json.loads(ws.receive(timeout=5))
+        assert pong["type"] == "pong" and pong["timestamp"].endswith("Z")
+        ws.send(json.dumps({"type": "subscribe", "after_event_id": all_ids[1]}))
+        resumed = []
+        while True:
+            raw = ws.receive(timeout=5)
+            if raw is None:
+                break
+            resumed.append(json.loads(raw))
+    except ConnectionClosed:
+        pass
+    finally:
+        close(ws)
+    assert [e["event_id"] for e in resumed] == all_ids[2:]
+
+
+def test_unknown_run_socket_says_so(server):
+    got = ws_collect(f"ws://{server}/ws/executions/does-not-exist", timeout=5)
+    assert got == [
+        {"type": "error", "code": "not_found", "message": "Run with id 'does-not-exist' not found"}
+    ]
+
+
+def test_global_stream_sees_two_concurrent_runs(live, server):
+    workflow = create_workflow(live, sleepy(2, 0.2))
+    ready = threading.Event()
+    got: list[dict] = []
+
+    def listen() -> None:
+        ws = Client.connect(f"ws://{server}/ws/events")
+        ready.set()
+        deadline = time.monotonic() + 30
+        finished: set[str] = set()
+        try:
+            while time.monotonic() < deadline and len(finished) < 2:
+                raw = ws.receive(timeout=1)
+                if raw:
+                    event = json.loads(raw)
+                    got.append(event)
+                    if event["type"] == "workflow_completed":
+                        finished.add(event["run_id"])
+        finally:
+            close(ws)
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    ready.wait(10)
+    time.sleep(0.3)  # the socket is subscribed once the server has accepted it
+    runs = {execute(live, workflow["id"]), execute(live, workflow["id"])}
+    listener.join(40)
+    assert {e["run_id"] for e in got if e["type"] == "workflow_completed"} == runs
+    for run_id in runs:
+        ids = [e["event_id"] for e in got if e["run_id"] == run_id]
+        assert ids == run_events(live, run_id)
