@@ -30,7 +30,7 @@ from app.services.state import (
     transition_run,
     transition_task,
 )
-from worker.actions import ActionCancelled, ActionContext, ActionError, run_action
+from worker.actions import ActionCancelled, ActionContext, ActionError, Emit, run_action
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +314,30 @@ def _stop_checker(rt, run_id: str):
     return should_stop
 
 
+def _emitter(rt, run_id: str, task_id: str) -> Emit:
+    """``ctx.emit`` for a running action: each event in its own short transaction, then published.
+
+    Callers throttle (progress ≤ 10/s, output flushed every ~100 ms), so one small commit per
+    event is cheap and each event reaches clients promptly. Losing a progress or output event must
+    not fail the task: errors are logged and dropped.
+    """
+
+    def emit(type_: str, data: dict[str, Any], message: str | None) -> None:
+        try:
+            with Work(rt) as work:
+                work.emit(run_id, type_, task_id=task_id, data=data, message=message)
+        except Exception:
+            log.warning(
+                "could not record a %s event of task %s in run %s",
+                type_,
+                task_id,
+                run_id,
+                exc_info=True,
+            )
+
+    return emit
+
+
 def _run_claimed(
     rt,
     run_id: str,
@@ -334,6 +358,8 @@ def _run_claimed(
         timeout=timeout,
         agent=agent,
         should_stop=_stop_checker(rt, run_id),
+        task_name=task.name,
+        emit=_emitter(rt, run_id, task.id),
     )
     started = time.monotonic()
     resolved: Any = None
@@ -362,6 +388,7 @@ def _run_claimed(
         except Exception as exc:  # an action's bug must not escape: failure is data
             log.exception("task %s of run %s raised", task.id, run_id)
             error = f"{exc.__class__.__name__}: {exc}"
+        ctx.flush_progress(final=True)  # a report the throttle held back precedes the outcome
     if error is not None and outcome == T.COMPLETED:
         outcome = T.RETRYING if retryable and retries < task.retry.count else T.FAILED
     result, run_status = _record(

@@ -114,13 +114,24 @@ def finalize_run(rt, run_id: str, generation: int) -> str:
             output_data=output,
             error_message=None,
         ):
-            data = {"output": output, "workflow_id": run.workflow_id,
-                    "workflow_name": run.workflow_name}
-            work.emit(run_id, "execution_completed", data=data,
-                      message=f"Run of '{run.workflow_name}' completed")
+            data = {
+                "output": output,
+                "workflow_id": run.workflow_id,
+                "workflow_name": run.workflow_name,
+            }
+            work.emit(
+                run_id,
+                "execution_completed",
+                data=data,
+                message=f"Run of '{run.workflow_name}' completed",
+            )
             # Seed 000's clients wait for this name; it always follows execution_completed.
-            work.emit(run_id, "workflow_completed", data=data,
-                      message=f"Workflow '{run.workflow_name}' completed")
+            work.emit(
+                run_id,
+                "workflow_completed",
+                data=data,
+                message=f"Workflow '{run.workflow_name}' completed",
+            )
         return RunStatus.COMPLETED.value
 
 

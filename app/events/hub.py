@@ -31,16 +31,17 @@ class Subscription:
     def __init__(self, hub: Hub, key: str, buffer: int):
         self.hub = hub
         self.key = key
-        self.events: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=buffer)
+        # (event, its JSON text): the text is encoded once per process, not once per client.
+        self.events: queue.Queue[tuple[dict[str, Any], str]] = queue.Queue(maxsize=buffer)
         self.overflowed = False
 
-    def offer(self, event: dict[str, Any]) -> None:
+    def offer(self, item: tuple[dict[str, Any], str]) -> None:
         try:
-            self.events.put_nowait(event)
+            self.events.put_nowait(item)
         except queue.Full:
             self.overflowed = True
 
-    def get(self, timeout: float) -> dict[str, Any] | None:
+    def get(self, timeout: float) -> tuple[dict[str, Any], str] | None:
         try:
             return self.events.get(timeout=timeout)
         except queue.Empty:
@@ -122,5 +123,6 @@ class Hub:
             run_id = event.get("run_id")
             if run_id:
                 targets.extend(self._subscriptions.get(run_id, ()))
+        item = (event, payload)
         for subscription in targets:
-            subscription.offer(event)
+            subscription.offer(item)

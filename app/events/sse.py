@@ -44,12 +44,12 @@ def _stream(run_id: str) -> Response:
         try:
             yield "retry: 3000\n\n"
             while True:
-                event = stream.next()
-                if event is None:
+                delivery = stream.next()
+                if delivery is None:
                     yield ": keep-alive\n\n"
                     continue
-                data = json.dumps(event, default=str)
-                yield f"id: {event['event_id']}\nevent: {event['type']}\ndata: {data}\n\n"
+                event = delivery.event
+                yield f"id: {event['event_id']}\nevent: {event['type']}\ndata: {delivery.text}\n\n"
                 if stream.finished(event):
                     return
         except Overflow:

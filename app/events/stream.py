@@ -11,8 +11,9 @@ the run is finished; the all-runs stream never ends.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -27,6 +28,11 @@ REPLAY_PAGE = 500
 GLOBAL_REPLAY_LIMIT = 10_000
 
 
+class Delivery(NamedTuple):
+    event: dict[str, Any]
+    text: str  # the event as JSON, ready to send
+
+
 class Overflow(Exception):
     """The client fell further behind than its buffer allows."""
 
@@ -37,7 +43,7 @@ def _run_finished(rt, run_id: str) -> bool:
     return status in {s.value for s in RUN_TERMINAL}
 
 
-def _past(rt, run_id: str | None, after: int) -> Iterator[dict[str, Any]]:
+def _past(rt, run_id: str | None, after: int) -> Iterator[Delivery]:
     sent = 0
     while True:
         query = select(Event).where(Event.id > after).order_by(Event.id).limit(REPLAY_PAGE)
@@ -46,7 +52,8 @@ def _past(rt, run_id: str | None, after: int) -> Iterator[dict[str, Any]]:
         with rt.db.transaction() as session:
             page = session.execute(query).scalars().all()
         for event in page:
-            yield render_event(event)
+            rendered = render_event(event)
+            yield Delivery(rendered, json.dumps(rendered, default=str))
             after = event.id
             sent += 1
         if len(page) < REPLAY_PAGE or (run_id is None and sent >= GLOBAL_REPLAY_LIMIT):
@@ -70,7 +77,7 @@ class EventStream:
         self.sent = {i for i in self.sent if i <= after}
         self._pending = self._replay(after)
 
-    def _replay(self, after: int | None) -> Iterator[dict[str, Any]]:
+    def _replay(self, after: int | None) -> Iterator[Delivery]:
         if self.run_id is None and after is None:
             return iter(())  # the all-runs stream starts live unless asked to resume
         return _past(self.rt, self.run_id, after or 0)
@@ -78,25 +85,26 @@ class EventStream:
     def close(self) -> None:
         self.subscription.close()
 
-    def next(self, timeout: float | None = None) -> dict[str, Any] | None:
+    def next(self, timeout: float | None = None) -> Delivery | None:
         """The next event to send, or None after ``timeout`` (default: the idle interval)."""
-        for event in self._pending:
-            if event["event_id"] not in self.sent:
-                return self._deliver(event)
+        for delivery in self._pending:
+            if delivery.event["event_id"] not in self.sent:
+                return self._deliver(delivery)
         self._pending = iter(())
         while True:
             if self.subscription.overflowed:
                 raise Overflow()
-            event = self.subscription.get(self.idle if timeout is None else timeout)
-            if event is None:
+            item = self.subscription.get(self.idle if timeout is None else timeout)
+            if item is None:
                 return None
-            if event.get("event_id") not in self.sent:
-                return self._deliver(event)
+            if item[0].get("event_id") not in self.sent:
+                return self._deliver(Delivery(*item))
 
-    def _deliver(self, event: dict[str, Any]) -> dict[str, Any]:
-        self.sent.add(event["event_id"])
-        self.last_id = max(self.last_id, event["event_id"])
-        return event
+    def _deliver(self, delivery: Delivery) -> Delivery:
+        event_id = delivery.event["event_id"]
+        self.sent.add(event_id)
+        self.last_id = max(self.last_id, event_id)
+        return delivery
 
     def finished(self, event: dict[str, Any]) -> bool:
         return (

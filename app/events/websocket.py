@@ -86,11 +86,11 @@ def serve(ws, run_id: str | None) -> None:
         while True:
             while (raw := ws.receive(timeout=0)) is not None:
                 _handle(ws, stream, raw)
-            event = stream.next(timeout=POLL)
-            if event is None:
+            delivery = stream.next(timeout=POLL)
+            if delivery is None:
                 continue
-            _send(ws, event)
-            if stream.finished(event):
+            ws.send(delivery.text)
+            if stream.finished(delivery.event):
                 ws.close()
                 return
     except Overflow:

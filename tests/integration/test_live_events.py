@@ -33,8 +33,12 @@ def server(settings, worker, tmp_path_factory):
         process.terminate()
         pytest.fail("gunicorn did not start:\n" + log.read_text()[-3000:])
     yield f"127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=20)
+    process.terminate()  # graceful: gunicorn waits for open streams, so do not wait long
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def close(ws) -> None:

@@ -1,11 +1,14 @@
 """Actions: what a task does. Each integration module exposes ``CAPABILITIES``: name → callable.
 
 An action takes ``(params, ctx)`` and returns its output (JSON-serialisable) or raises
-``ActionError``. Timeouts are the action's job (a shell task kills its process group).
+``ActionError``. Timeouts are the action's job (a shell task kills its process group). While it
+runs, an action may call ``ctx.report_progress`` and ``ctx.emit``; the worker passes ``emit`` in as
+a callable that persists and publishes one event of this task, so actions never see the database.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +16,14 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from app.engine.catalogue import find_capability
+from worker.actions.progress import ProgressThrottle, normalise, progress_event
+
+# emit(event_type, data, message): persist and publish one event of the running task.
+Emit = Callable[[str, dict[str, Any], str | None], None]
+
+
+def _discard(type_: str, data: dict[str, Any], message: str | None) -> None:
+    """The default emitter: an action run outside a worker (tests, scripts) reports to no one."""
 
 
 class ActionError(Exception):
@@ -39,9 +50,39 @@ class ActionContext:
     logs: dict[str, str] = field(default_factory=lambda: {"stdout": "", "stderr": ""})
     # Long-running actions poll this and stop early (raising ActionCancelled) when it is true.
     should_stop: Callable[[], bool] = lambda: False
+    task_name: str = ""
+    emit: Emit = _discard
+    _throttle: ProgressThrottle = field(default_factory=ProgressThrottle, init=False, repr=False)
+    _progress_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def label(self) -> str:
+        """How events name this task: its display name, else its id."""
+        return self.task_name or self.task_id
 
     def log(self, stream: str, text: str) -> None:
         self.logs[stream] = self.logs.get(stream, "") + text
+
+    def report_progress(self, fraction: float, message: str | None = None) -> None:
+        """Report how far along the action is (0..1, clamped) as a ``task_progress`` event.
+
+        Cheap to call often and from any thread: at most ~10 events/s reach the database; the
+        first report, the first to reach 1.0 and the latest one are never lost.
+        """
+        report = normalise(fraction, message)
+        if report is None:
+            return
+        with self._progress_lock:
+            due = self._throttle.offer(report)
+            if due is not None:
+                self.emit("task_progress", *progress_event(self.label, due))
+
+    def flush_progress(self, *, final: bool = False) -> None:
+        """Emit a report held back by the throttle once its turn comes (now, if ``final``)."""
+        with self._progress_lock:
+            due = self._throttle.take_pending(force=final)
+            if due is not None:
+                self.emit("task_progress", *progress_event(self.label, due))
 
 
 def _registry() -> dict[str, dict[str, Callable[..., Any]]]:

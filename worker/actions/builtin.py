@@ -17,14 +17,23 @@ def echo(params: Any, ctx: ActionContext) -> Any:
 
 
 def sleep(params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    """Sleep, reporting progress once a second when the sleep lasts a second or more."""
     seconds = float(params["seconds"])
-    deadline = time.monotonic() + min(seconds, ctx.timeout)
+    start = time.monotonic()
+    deadline = start + min(seconds, ctx.timeout)
+    reported = 0  # whole seconds reported so far
     while (left := deadline - time.monotonic()) > 0:
         if ctx.should_stop():
             raise ActionCancelled()
         time.sleep(min(left, 0.1))
+        elapsed = int(time.monotonic() - start)
+        if seconds >= 1 and reported < elapsed < seconds:
+            reported = elapsed
+            ctx.report_progress(elapsed / seconds, f"slept {elapsed} of {seconds:g} s")
     if seconds > ctx.timeout:
         raise ActionError(f"timed out after {ctx.timeout:g}s (asked to sleep {seconds:g}s)")
+    if seconds >= 1:
+        ctx.report_progress(1.0, f"slept {seconds:g} of {seconds:g} s")
     return {"slept": seconds}
 
 

@@ -1,7 +1,9 @@
 """``cli`` actions: run a command or a script in its own process group.
 
 Output: ``{stdout, stderr, exit_code, result}`` where ``result`` is stdout stripped. A non-zero exit
-is a failure; a timeout terminates the whole process group (SIGTERM, then SIGKILL).
+is a failure; a timeout or a cancelled run terminates the whole process group (SIGTERM, then
+SIGKILL). While the command runs, its lines are streamed as ``step_output`` events and its
+``::progress`` lines become ``task_progress`` events (shapes, limits: ``worker.actions.streams``).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import time
 from typing import Any
 
 from worker.actions import ActionCancelled, ActionContext, ActionError
+from worker.actions.streams import CommandOutput
 
 KILL_GRACE_SECONDS = 3.0
-# How often a running command checks whether its run was cancelled.
-POLL_SECONDS = 0.25
+# How often a running command flushes its output as events and checks for a cancel or timeout.
+POLL_SECONDS = 0.1
 
 
 def _terminate(process: subprocess.Popen) -> None:
@@ -32,6 +35,17 @@ def _terminate(process: subprocess.Popen) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def _exited(process: subprocess.Popen, streamed: CommandOutput) -> bool:
+    """Wait up to about POLL_SECONDS; True once the command closed its pipes and exited."""
+    if not streamed.wait(POLL_SECONDS):
+        return False
+    try:
+        process.wait(timeout=POLL_SECONDS)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _run(
@@ -51,36 +65,29 @@ def _run(
             cwd=params.get("working_directory") or None,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.PIPE,  # bytes: CommandOutput decodes them as text mode would
             stderr=subprocess.PIPE,
             start_new_session=True,
-            text=True,
-            errors="replace",
         )
     except (OSError, ValueError) as exc:
         raise ActionError(f"cannot start command: {exc}", retryable=False) from exc
+    streamed = CommandOutput(ctx, process)
     deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                stdout, stderr = process.communicate(timeout=POLL_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                stopped = ctx.should_stop()
-                if not stopped and time.monotonic() < deadline:
-                    continue
-                _terminate(process)
-                stdout, stderr = process.communicate()
-                ctx.log("stdout", stdout)
-                ctx.log("stderr", stderr)
-                output = _output(stdout, stderr, None)
-                if stopped:
-                    raise ActionCancelled(
-                        "cancelled with the run; the command was stopped", output
-                    ) from None
-                raise ActionError(
-                    f"command timed out after {timeout:g}s and was killed", output
-                ) from None
+        while not _exited(process, streamed):
+            streamed.flush()
+            stopped = ctx.should_stop()
+            if not stopped and time.monotonic() < deadline:
+                continue
+            _terminate(process)
+            stdout, stderr = streamed.finish(timeout=KILL_GRACE_SECONDS)
+            ctx.log("stdout", stdout)
+            ctx.log("stderr", stderr)
+            result = _output(stdout, stderr, None)
+            if stopped:
+                raise ActionCancelled("cancelled with the run; the command was stopped", result)
+            raise ActionError(f"command timed out after {timeout:g}s and was killed", result)
+        stdout, stderr = streamed.finish()
     except BaseException:
         _terminate(process)  # the task itself is being stopped: leave no orphans behind
         raise
