@@ -104,7 +104,7 @@ def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
                 )
             )
         }
-        skipped = _skip_if_upstream_blocked(work, run_id, task, rows, reads)
+        skipped = _skip_if_upstream_blocked(work, run_id, task, rows, reads, _meta(task, dag))
         if skipped:
             return skipped
         # Promote the run first: taking its row lock before the claim's FOR SHARE keeps two
@@ -136,7 +136,7 @@ def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
             run_id,
             "task_started",
             task_id=task_id,
-            data={"attempt": attempt, "action": task.action},
+            data={"attempt": attempt, "action": task.action, **_meta(task, dag)},
             message=f"Task '{task.name}' started (attempt {attempt})",
         )
         context = _context(run, rows)
@@ -144,10 +144,23 @@ def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
         overrides = (run.options or {}).get("input_overrides") or {}
         task_input = overrides.get(task_id, task.input)
 
-    return _run_claimed(rt, run_id, task, task_input, context, agent, attempt, retries)
+    return _run_claimed(
+        rt, run_id, task, task_input, context, agent, attempt, retries, _meta(task, dag)
+    )
 
 
-def _skip_if_upstream_blocked(work: Work, run_id: str, task: Task, rows, reads) -> str | None:
+def _meta(task: Task, dag: Dag) -> dict[str, Any]:
+    """Task fields every task event carries (seed 001 clients read them from ``data``)."""
+    return {
+        "task_name": task.name,
+        "task_index": list(dag.tasks).index(task.id),
+        "total_tasks": len(dag.tasks),
+    }
+
+
+def _skip_if_upstream_blocked(
+    work: Work, run_id: str, task: Task, rows, reads, meta: dict[str, Any]
+) -> str | None:
     blocked = [d for d in task.depends_on if rows.get(d) and rows[d].status in BLOCKING]
     skipped_reads = [t for t in reads if rows.get(t) and rows[t].status == T.SKIPPED.value]
     if not (blocked or skipped_reads):
@@ -171,7 +184,7 @@ def _skip_if_upstream_blocked(work: Work, run_id: str, task: Task, rows, reads) 
             run_id,
             "task_skipped",
             task_id=task.id,
-            data={"reason": reason, "status": to.value},
+            data={"reason": reason, "status": to.value, **meta},
             message=f"Task '{task.name}' skipped: {reason}",
         )
     return to.value
@@ -347,6 +360,7 @@ def _run_claimed(
     agent: dict[str, Any] | None,
     attempt: int,
     retries: int,
+    meta: dict[str, Any],
 ) -> str:
     settings = rt.settings
     timeout = (
@@ -405,6 +419,7 @@ def _run_claimed(
             "duration": round(time.monotonic() - started, 3),
             "stdout": _cap(ctx.logs.get("stdout") or None, settings.max_log_bytes),
             "stderr": _cap(ctx.logs.get("stderr") or None, settings.max_log_bytes),
+            "meta": meta,
         },
     )
     if run_status in (R.PAUSING.value, *CANCEL):
@@ -511,5 +526,7 @@ def _record(
                 data={"duration": done["duration"], "error": error, "attempt": attempt},
                 message=f"Task '{name}' {verb}: {error}",
             )
+        for event in work.events:  # every task event carries the task's name and position
+            event.data = {**(event.data or {}), **done["meta"]}
         run_status = work.session.execute(select(Run.status).where(Run.id == run_id)).scalar_one()
     return outcome.value, run_status

@@ -1,0 +1,86 @@
+"""The live stream's delivery rules, without services: dedupe, resume, overflow, finish."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.events import stream as stream_module
+from app.events.hub import Hub
+from app.events.stream import Delivery, EventStream, Overflow
+
+
+class FakeHub(Hub):
+    """A hub whose Redis listener is replaced by direct dispatch."""
+
+    def __init__(self, buffer: int = 1000):
+        super().__init__("redis://unused", buffer=buffer)
+
+    def _ensure_listening(self) -> None:
+        pass
+
+    def publish(self, event: dict) -> None:
+        self._dispatch(json.dumps(event))
+
+
+def event(event_id: int, run_id: str = "r1", type_: str = "task_started") -> dict:
+    return {"event_id": event_id, "run_id": run_id, "type": type_}
+
+
+@pytest.fixture
+def past(monkeypatch):
+    stored: list[dict] = []
+
+    def fake_past(_rt, run_id, after):
+        for item in stored:
+            if item["event_id"] > after and (run_id is None or item["run_id"] == run_id):
+                yield Delivery(item, json.dumps(item))
+
+    monkeypatch.setattr(stream_module, "_past", fake_past)
+    return stored
+
+
+def test_history_then_live_without_duplicates(past):
+    hub = FakeHub()
+    past.extend([event(1), event(2)])
+    live = EventStream(None, hub, "r1", after=None)
+    hub.publish(event(2))  # committed before the replay read it: delivered once only
+    hub.publish(event(3))
+    hub.publish(event(4, run_id="other"))  # another run's event never reaches this stream
+    got = [live.next(timeout=0.01) for _ in range(4)]
+    assert [d.event["event_id"] for d in got if d] == [1, 2, 3]
+    assert got[-1] is None
+
+
+def test_resume_after_an_event_id(past):
+    hub = FakeHub()
+    past.extend([event(i) for i in range(1, 6)])
+    live = EventStream(None, hub, "r1", after=3)
+    assert [live.next(timeout=0.01).event["event_id"] for _ in range(2)] == [4, 5]
+    live.restart(1)
+    assert [live.next(timeout=0.01).event["event_id"] for _ in range(4)] == [2, 3, 4, 5]
+
+
+def test_a_slow_client_overflows_without_blocking_the_hub(past):
+    hub = FakeHub(buffer=3)
+    slow = EventStream(None, hub, "r1", after=None)
+    fast = EventStream(None, hub, "r1", after=None)
+    for i in range(1, 6):
+        hub.publish(event(i))  # never blocks, whatever the clients do
+        assert fast.next(timeout=0.01).event["event_id"] == i
+    with pytest.raises(Overflow):
+        slow.next(timeout=0.01)
+    assert hub.connections == 2
+    slow.close()
+    assert hub.connections == 1
+
+
+def test_the_all_runs_stream_starts_live(past):
+    hub = FakeHub()
+    past.append(event(1))
+    everything = EventStream(None, hub, None, after=None)
+    hub.publish(event(2, run_id="a"))
+    hub.publish(event(3, run_id="b"))
+    got = [everything.next(timeout=0.01).event["event_id"] for _ in range(2)]
+    assert got == [2, 3]
