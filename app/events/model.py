@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Any
 
 from app.models import Event
 
 
 def _iso(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive times; they are stored in UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def render_event(event: Event) -> dict[str, Any]:

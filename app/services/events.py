@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -30,10 +30,11 @@ def list_events(
         query = query.where(Event.type == type)
     if run_id:
         query = query.where(Event.run_id == run_id)
+    # Stored times are UTC; SQLite compares them as text, so the bounds must be UTC too.
     if from_date:
-        query = query.where(Event.created_at >= from_date)
+        query = query.where(Event.created_at >= from_date.astimezone(timezone.utc))
     if to_date:
-        query = query.where(Event.created_at <= to_date)
+        query = query.where(Event.created_at <= to_date.astimezone(timezone.utc))
     if after_event_id is not None:
         query = query.where(Event.id > after_event_id)
     return paginate(session, query.order_by(Event.id), page, page_size)
