@@ -19,7 +19,7 @@ from app.models import Run, RunStatus, TaskExecution, TaskStatus
 from app.models.base import utcnow
 from app.models.status import TASK_TERMINAL
 from app.services.definitions import dag_for
-from app.services.dispatch import emitter_for
+from app.services.dispatch import emitter_for, send
 from app.services.state import Work, read_control, transition_run
 
 T = TaskStatus
@@ -49,7 +49,7 @@ def advance(rt, run_id: str, generation: int, kind: str, node_id: str, index: in
             ).scalar_one()
     emitter = emitter_for(rt, run_id, generation, plan, dag, index=plan_index)
     if kind == "continue":
-        emitter.series(plan_index.nodes[node_id], index).apply_async()
+        send(emitter.series(plan_index.nodes[node_id], index), rt.celery)
         return "continued"
     if unfinished:
         return "waiting"
@@ -57,7 +57,7 @@ def advance(rt, run_id: str, generation: int, kind: str, node_id: str, index: in
     key = f"harmonia:join:{run_id}:{generation}:{node_id}"
     if not rt.redis.set(key, "1", nx=True, ex=7 * 24 * 3600):
         return "joined-elsewhere"
-    emitter.after_join(node_id).apply_async()
+    send(emitter.after_join(node_id), rt.celery)
     return "joined"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from sqlalchemy import update
@@ -42,10 +43,39 @@ def emitter_for(
     )
 
 
+_results_lock = threading.Lock()
+
+
+def send(canvas, app) -> None:
+    """Hand a canvas to the broker, then drop Celery's local interest in its results.
+
+    Applying a group makes Celery subscribe this process to every member's result channel, as a
+    barrier for callbacks Harmonia never uses (a task never raises, and nothing here waits on a
+    result). Left alone, those subscriptions pile up in the API and in every worker that runs
+    ``harmonia.advance`` (celery#4925), so they are cancelled right away.
+    """
+    canvas.apply_async()
+    backend = app.backend
+    pending = getattr(backend, "_pending_results", None)
+    consumer = getattr(backend, "result_consumer", None)
+    if pending is None or consumer is None:
+        return
+    with _results_lock:
+        for mapping in pending:
+            for task_id in list(mapping.keys()):
+                mapping.pop(task_id, None)
+                consumer.cancel_for(task_id)
+
+
+def pending_result_count(app) -> int:
+    pending = getattr(app.backend, "_pending_results", None)
+    return sum(len(mapping) for mapping in pending) if pending is not None else 0
+
+
 def submit_generation(rt, run_id: str, generation: int, plan: dict[str, Any], dag: Dag) -> bool:
     """Send the first segment of a run's generation; mark the outbox once the broker has it."""
     try:
-        emitter_for(rt, run_id, generation, plan, dag).start().apply_async()
+        send(emitter_for(rt, run_id, generation, plan, dag).start(), rt.celery)
     except Exception:
         log.exception(
             "could not submit run %s generation %s; the recovery sweep will retry",

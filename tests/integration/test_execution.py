@@ -321,3 +321,18 @@ def test_input_schema_defaults_reach_tasks(live):
     assert run["status"] == "COMPLETED"
     assert run["input_data"] == {"n": 21}
     assert steps(live, run["run_id"])["t"]["output_data"] == {"n": 21, "doubled": 42}
+
+
+def test_submitting_canvases_leaves_no_result_subscriptions_behind(live, rt):
+    from app.services.dispatch import pending_result_count
+
+    # 40 parallel tasks then one: the API itself submits this chord (segment size is 50).
+    deps = {**{f"m{i}": [] for i in range(40)}, "e": [f"m{i}" for i in range(40)]}
+    run = run_workflow(live, {"tasks": noop_tasks(deps)})
+    assert run["status"] == "COMPLETED"
+    assert pending_result_count(rt.celery) == 0
+    pubsub = getattr(rt.celery.backend.result_consumer, "_pubsub", None)
+    channels = list(pubsub.channels) if pubsub is not None else []
+    if channels:  # redis-py forgets a channel only once it reads Redis's confirmation
+        subscribers = dict(rt.redis.pubsub_numsub(*channels))
+        assert sum(subscribers.values()) == 0, subscribers
