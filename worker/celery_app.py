@@ -7,15 +7,36 @@ Run a worker with ``celery -A worker.celery_app worker`` (``harmonia worker`` do
 from __future__ import annotations
 
 from celery import Celery
+from celery.backends.redis import RedisBackend
 
 from config.settings import Settings
+
+
+class ResultBackend(RedisBackend):
+    """Redis results, subscribing a process only to results it actually waits for.
+
+    Applying a chord or group makes Celery register every member as a pending result of the
+    sending process (a barrier for result callbacks) and subscribe to its Redis channel.
+    Harmonia never uses those callbacks (a task never raises; nothing waits on a result), so in
+    the API and in workers running ``harmonia.advance`` the subscriptions piled up without bound
+    (celery#4925). Here a result is registered only when a caller waits on it (``get()``,
+    ``join()``), which is when Celery needs the subscription.
+    """
+
+    def add_pending_result(self, result, weak=False, start_drainer=True):
+        return result
+
+    def _wait_for_pending(self, result, **kwargs):
+        for each in getattr(result, "results", None) or [result]:
+            super().add_pending_result(each)
+        return super()._wait_for_pending(result, **kwargs)
 
 
 def make_celery(settings: Settings, *, include_tasks: bool = False) -> Celery:
     app = Celery(
         "harmonia",
         broker=settings.redis_url,
-        backend=settings.redis_url,
+        backend=f"worker.celery_app:ResultBackend+{settings.redis_url}",
         include=["worker.tasks"] if include_tasks else [],
         set_as_current=include_tasks,
     )

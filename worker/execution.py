@@ -24,6 +24,7 @@ from app.services.definitions import dag_for
 from app.services.leases import Lease, owner_alive, worker_id
 from app.services.state import (
     Work,
+    claim_task,
     lock_run,
     read_control,
     run_accepts_claims,
@@ -38,6 +39,17 @@ R, T = RunStatus, TaskStatus
 BLOCKING = {T.FAILED.value, T.UPSTREAM_FAILED.value, T.CANCELLED.value}
 DONE = {T.COMPLETED.value, T.SKIPPED.value}
 CANCEL = (R.CANCELLING.value, R.CANCELLED.value)
+# What a task reads of its run (not the stored plan or the run's output).
+RUN_FIELDS = (
+    Run.id,
+    Run.status,
+    Run.workflow_id,
+    Run.workflow_name,
+    Run.workflow_definition_id,
+    Run.input_data,
+    Run.variables,
+    Run.options,
+)
 # Task outputs up to this size travel inside their task_completed event.
 EVENT_OUTPUT_BYTES = 4096
 
@@ -85,7 +97,7 @@ def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -
 def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
     with Work(rt) as work:
         session = work.session
-        run = session.get(Run, run_id)
+        run = session.execute(select(*RUN_FIELDS).where(Run.id == run_id)).first()
         if run is None:
             raise Stop("unknown-run")  # deleted since the message was sent
         dag = dag_for(session, rt.settings, run.workflow_definition_id)
@@ -124,14 +136,9 @@ def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
                 message=f"Run of '{run.workflow_name}' started",
             )
         lock_run(session, run_id)
-        claim = _claim(work, rt, run_id, task_id, generation, retries)
-        if claim != "claimed":
-            return claim  # a finished task in this generation: let its chain continue
-        attempt = session.execute(
-            select(TaskExecution.attempt).where(
-                TaskExecution.run_id == run_id, TaskExecution.task_id == task_id
-            )
-        ).scalar_one()
+        attempt = _claim(work, rt, run_id, task_id, generation, retries)
+        if isinstance(attempt, str):
+            return attempt  # a finished task in this generation: let its chain continue
         work.emit(
             run_id,
             "task_started",
@@ -190,21 +197,23 @@ def _skip_if_upstream_blocked(
     return to.value
 
 
-def _claim(work: Work, rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
+def _claim(work: Work, rt, run_id: str, task_id: str, generation: int, retries: int) -> int | str:
     """Atomically take the task, only while the run accepts claims for this generation.
 
     A first delivery claims a PENDING task; a Celery retry claims its own RETRYING attempt. A
     message redelivered after its worker died re-claims the task from the dead owner (it runs
     once more at most). Anything else is a duplicate and is stopped.
+
+    Returns the attempt number when claimed, or the status of a task already finished in this
+    generation (its chain may continue).
     """
     now = utcnow()
     guard = [run_accepts_claims(run_id, generation)]
     if retries:
-        taken = transition_task(
+        taken = claim_task(
             work,
             run_id,
             task_id,
-            T.RUNNING,
             only_from=[T.RETRYING],
             extra_where=[*guard, TaskExecution.attempt == retries],
             attempt=TaskExecution.attempt + 1,
@@ -213,11 +222,10 @@ def _claim(work: Work, rt, run_id: str, task_id: str, generation: int, retries: 
             generation=generation,
         )
     else:
-        taken = transition_task(
+        taken = claim_task(
             work,
             run_id,
             task_id,
-            T.RUNNING,
             only_from=[T.PENDING],
             extra_where=guard,
             attempt=TaskExecution.attempt + 1,
@@ -226,8 +234,8 @@ def _claim(work: Work, rt, run_id: str, task_id: str, generation: int, retries: 
             generation=generation,
             error_message=None,
         )
-    if taken:
-        return "claimed"
+    if taken is not None:
+        return taken
     run = work.session.execute(select(Run.status, Run.generation).where(Run.id == run_id)).one()
     if run.generation != generation:
         raise Stop("stale")
@@ -243,18 +251,17 @@ def _claim(work: Work, rt, run_id: str, task_id: str, generation: int, retries: 
         and row.status == T.RUNNING.value
         and not owner_alive(rt, run_id, task_id, row.worker)
     ):
-        retaken = transition_task(
+        retaken = claim_task(
             work,
             run_id,
             task_id,
-            T.RUNNING,
             only_from=[T.RUNNING],
             extra_where=[*guard, TaskExecution.worker == row.worker],
             attempt=TaskExecution.attempt + 1,
             started_at=now,
             worker=worker_id(),
         )
-        if retaken:
+        if retaken is not None:
             work.emit(
                 run_id,
                 "task_reclaimed",
@@ -262,7 +269,7 @@ def _claim(work: Work, rt, run_id: str, task_id: str, generation: int, retries: 
                 data={"previous_worker": row.worker},
                 message=f"Task '{task_id}' re-claimed from a worker that died ({row.worker})",
             )
-            return "claimed"
+            return retaken
     if row.generation == generation and row.status in DONE:
         # Redelivered after it finished but maybe before its chain moved on: move on again
         # (each dependant is claimed once, so a second continuation runs nothing twice).
@@ -450,7 +457,7 @@ def _record(
     finished = {"completed_at": utcnow(), **common}
     name = task.name
     with Work(rt) as work:
-        lock_run(work.session, run_id)
+        locked_status = lock_run(work.session, run_id)
         if outcome == T.SKIPPED:
             transition_task(work, run_id, task.id, T.SKIPPED, only_from=[T.RUNNING], **finished)
             work.emit(
@@ -528,5 +535,10 @@ def _record(
             )
         for event in work.events:  # every task event carries the task's name and position
             event.data = {**(event.data or {}), **done["meta"]}
-        run_status = work.session.execute(select(Run.status).where(Run.id == run_id)).scalar_one()
+        # Postgres: the share lock pins the status. SQLite: re-read inside the write transaction.
+        run_status = (
+            locked_status
+            if not rt.db.is_sqlite
+            else work.session.execute(select(Run.status).where(Run.id == run_id)).scalar_one()
+        )
     return outcome.value, run_status

@@ -27,7 +27,8 @@ class Database:
             engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            # Recycle instead of pinging on every checkout: a ping is a round trip per task.
+            engine = create_engine(url, pool_recycle=300, pool_size=10, max_overflow=20)
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 

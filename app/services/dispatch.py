@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from sqlalchemy import update
@@ -43,28 +42,13 @@ def emitter_for(
     )
 
 
-_results_lock = threading.Lock()
-
-
 def send(canvas, app) -> None:
-    """Hand a canvas to the broker, then drop Celery's local interest in its results.
+    """Hand a canvas to the broker (the one place Harmonia submits work).
 
-    Applying a group makes Celery subscribe this process to every member's result channel, as a
-    barrier for callbacks Harmonia never uses (a task never raises, and nothing here waits on a
-    result). Left alone, those subscriptions pile up in the API and in every worker that runs
-    ``harmonia.advance`` (celery#4925), so they are cancelled right away.
+    The app's result backend (``worker.celery_app.ResultBackend``) keeps Celery from subscribing
+    this process to the results of every group member it sends.
     """
     canvas.apply_async()
-    backend = app.backend
-    pending = getattr(backend, "_pending_results", None)
-    consumer = getattr(backend, "result_consumer", None)
-    if pending is None or consumer is None:
-        return
-    with _results_lock:
-        for mapping in pending:
-            for task_id in list(mapping.keys()):
-                mapping.pop(task_id, None)
-                consumer.cancel_for(task_id)
 
 
 def pending_result_count(app) -> int:

@@ -59,13 +59,15 @@ class Lease:
         self.key = lease_key(run_id, task_id)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._refresh, daemon=True)
+        self._written = False
 
     def _refresh(self) -> None:
-        while True:
+        # The first write waits one refresh interval: most tasks finish sooner and never touch
+        # Redis. A redelivery only comes after the visibility timeout, far longer than that.
+        while not self._stop.wait(LEASE_REFRESH):
             with contextlib.suppress(Exception):
                 self.rt.redis.set(self.key, worker_id(), ex=LEASE_TTL)
-            if self._stop.wait(LEASE_REFRESH):
-                return
+                self._written = True
 
     def __enter__(self) -> Lease:
         self._thread.start()
@@ -74,5 +76,6 @@ class Lease:
     def __exit__(self, *_exc) -> None:
         self._stop.set()
         self._thread.join(timeout=1)
-        with contextlib.suppress(Exception):
-            self.rt.redis.delete(self.key)
+        if self._written:
+            with contextlib.suppress(Exception):
+                self.rt.redis.delete(self.key)

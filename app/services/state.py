@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.events.bus import publish
@@ -73,15 +73,32 @@ class Work:
             message=message,
             created_at=utcnow(),
         )
-        self.session.add(event)
-        self.events.append(event)
+        self.events.append(event)  # written with the others in one INSERT at commit
         return event
 
     def commit(self) -> None:
         if self.events:
-            self.session.flush()
+            self._insert_events()
         self.session.commit()
         self.after_commit()
+
+    def _insert_events(self) -> None:
+        table = Event.__table__
+        rows = [
+            {
+                "run_id": e.run_id,
+                "task_id": e.task_id,
+                "type": e.type,
+                "data": e.data,
+                "message": e.message,
+                "created_at": e.created_at,
+            }
+            for e in self.events
+        ]
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = self.session.execute(stmt, rows).scalars().all()
+        for event, event_id in zip(self.events, ids, strict=True):
+            event.id = event_id
 
     def after_commit(self) -> None:
         try:
@@ -124,6 +141,36 @@ def transition_run(
         return False
     work.controls[run_id] = (to.value, *moved)
     return True
+
+
+def claim_task(
+    work: Work,
+    run_id: str,
+    task_id: str,
+    *,
+    only_from: Iterable[TaskStatus],
+    extra_where: Iterable[Any] = (),
+    **fields: Any,
+) -> int | None:
+    """``transition_task`` to RUNNING that returns the new attempt number (None: not claimed)."""
+    allowed = [
+        s
+        for s in _sources(TASK_TRANSITIONS, TaskStatus.RUNNING)
+        if s in {f.value for f in only_from}
+    ]
+    stmt = (
+        update(TaskExecution)
+        .where(
+            TaskExecution.run_id == run_id,
+            TaskExecution.task_id == task_id,
+            TaskExecution.status.in_(allowed),
+            *extra_where,
+        )
+        .values(status=TaskStatus.RUNNING.value, updated_at=utcnow(), **fields)
+        .returning(TaskExecution.attempt)
+        .execution_options(synchronize_session=False)
+    )
+    return work.session.execute(stmt).scalar_one_or_none()
 
 
 def transition_task(
