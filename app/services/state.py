@@ -143,6 +143,31 @@ def transition_run(
     return True
 
 
+def _task_update(
+    run_id: str,
+    task_id: str,
+    to: TaskStatus,
+    only_from: Iterable[TaskStatus],
+    extra_where: Iterable[Any],
+    fields: dict[str, Any],
+):
+    """The guarded UPDATE behind every task transition (the table decides the sources)."""
+    allowed = _sources(TASK_TRANSITIONS, to)
+    if only_from:
+        allowed = [s for s in allowed if s in {f.value for f in only_from}]
+    return (
+        update(TaskExecution)
+        .where(
+            TaskExecution.run_id == run_id,
+            TaskExecution.task_id == task_id,
+            TaskExecution.status.in_(allowed),
+            *extra_where,
+        )
+        .values(status=to.value, updated_at=utcnow(), **fields)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def claim_task(
     work: Work,
     run_id: str,
@@ -153,24 +178,8 @@ def claim_task(
     **fields: Any,
 ) -> int | None:
     """``transition_task`` to RUNNING that returns the new attempt number (None: not claimed)."""
-    allowed = [
-        s
-        for s in _sources(TASK_TRANSITIONS, TaskStatus.RUNNING)
-        if s in {f.value for f in only_from}
-    ]
-    stmt = (
-        update(TaskExecution)
-        .where(
-            TaskExecution.run_id == run_id,
-            TaskExecution.task_id == task_id,
-            TaskExecution.status.in_(allowed),
-            *extra_where,
-        )
-        .values(status=TaskStatus.RUNNING.value, updated_at=utcnow(), **fields)
-        .returning(TaskExecution.attempt)
-        .execution_options(synchronize_session=False)
-    )
-    return work.session.execute(stmt).scalar_one_or_none()
+    stmt = _task_update(run_id, task_id, TaskStatus.RUNNING, only_from, extra_where, fields)
+    return work.session.execute(stmt.returning(TaskExecution.attempt)).scalar_one_or_none()
 
 
 def transition_task(
@@ -183,20 +192,7 @@ def transition_task(
     extra_where: Iterable[Any] = (),
     **fields: Any,
 ) -> bool:
-    allowed = _sources(TASK_TRANSITIONS, to)
-    if only_from:
-        allowed = [s for s in allowed if s in {f.value for f in only_from}]
-    stmt = (
-        update(TaskExecution)
-        .where(
-            TaskExecution.run_id == run_id,
-            TaskExecution.task_id == task_id,
-            TaskExecution.status.in_(allowed),
-            *extra_where,
-        )
-        .values(status=to.value, updated_at=utcnow(), **fields)
-        .execution_options(synchronize_session=False)
-    )
+    stmt = _task_update(run_id, task_id, to, only_from, extra_where, fields)
     return work.session.execute(stmt).rowcount == 1
 
 

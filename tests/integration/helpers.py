@@ -50,3 +50,17 @@ def steps(client, run_id: str) -> dict[str, dict[str, Any]]:
     response = client.get(f"/api/v1/runs/{run_id}/steps")
     assert response.status_code == 200, response.json
     return {step["step_id"]: step for step in response.json}
+
+
+def sleep_chain(count: int, seconds: float) -> dict[str, Any]:
+    """A definition: ``count`` builtin.sleep steps, each after the previous one."""
+    return {
+        "tasks": {
+            f"s{i}": {
+                "action": "builtin.sleep",
+                "input": {"seconds": seconds},
+                "depends_on": [f"s{i - 1}"] if i else [],
+            }
+            for i in range(count)
+        }
+    }

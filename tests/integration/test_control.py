@@ -9,7 +9,13 @@ from pathlib import Path
 
 from app.models import RunStatus
 from app.services.leases import pid_alive
-from tests.integration.helpers import create_workflow, execute, steps, wait_for_run
+from tests.integration.helpers import (
+    create_workflow,
+    execute,
+    sleep_chain,
+    steps,
+    wait_for_run,
+)
 
 STATUSES = {s.value for s in RunStatus}
 
@@ -22,19 +28,6 @@ def wait_for_step(client, run_id: str, step_id: str, statuses: set[str], timeout
             return step
         assert time.monotonic() < deadline, f"{step_id} still {step['status']}"
         time.sleep(0.05)
-
-
-def sleep_chain(count: int, seconds: float) -> dict:
-    return {
-        "tasks": {
-            f"s{i}": {
-                "action": "builtin.sleep",
-                "input": {"seconds": seconds},
-                "depends_on": [f"s{i - 1}"] if i else [],
-            }
-            for i in range(count)
-        }
-    }
 
 
 def event_types(client, run_id: str) -> list[str]:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from app.cli import free_port
+from app.services.leases import pid_alive
 
 
 def _children(pid: int) -> set[int]:
@@ -23,14 +24,6 @@ def _children(pid: int) -> set[int]:
             found.add(int(child))
             found |= _children(int(child))
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state not in ("Z", "X")
 
 
 @pytest.fixture
@@ -116,5 +109,5 @@ def test_quickstart_on_the_embedded_default(dev_server):
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=40)
     time.sleep(0.5)
-    survivors = [pid for pid in children if _alive(pid)]
+    survivors = [pid for pid in children if pid_alive(pid)]
     assert not survivors, f"children still running after SIGTERM: {survivors}"

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+from app.services.leases import pid_alive
 from tests.integration.helpers import create_workflow, execute, run_workflow, steps, wait_for_run
 
 
@@ -21,15 +22,6 @@ def assert_dependency_order(run_steps: dict, deps: dict[str, list[str]]) -> None
         for parent in parents:
             finished = _ts(run_steps[parent]["completed_at"])
             assert finished <= started, f"{tid} started before its dependency {parent} finished"
-
-
-def process_alive(pid: int) -> bool:
-    """True while ``pid`` runs; a zombie (killed, not yet reaped by init) counts as gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
 
 
 def noop_tasks(deps: dict[str, list[str]]) -> dict:
@@ -282,7 +274,7 @@ def test_cli_timeout_kills_the_process_group(live, tmp_path):
     assert run["status"] == "FAILED"
     assert "timed out after 1s" in run["error_message"]
     pid = int(pid_file.read_text())
-    assert not process_alive(pid), "the grandchild 'sleep' survived the timeout"
+    assert not pid_alive(pid), "the grandchild 'sleep' survived the timeout"
 
 
 def test_nonzero_exit_fails_with_stderr(live):

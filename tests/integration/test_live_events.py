@@ -15,7 +15,7 @@ from simple_websocket import Client, ConnectionClosed
 
 from app.cli import api_argv, free_port, wait_for_port
 from tests.integration.conftest import settings_env
-from tests.integration.helpers import create_workflow, execute, wait_for_run
+from tests.integration.helpers import create_workflow, execute, sleep_chain, wait_for_run
 
 
 @pytest.fixture(scope="module")
@@ -94,19 +94,6 @@ def sse_collect(url: str, headers=None, limit: int | None = None, timeout: float
     return events
 
 
-def sleepy(count: int = 4, seconds: float = 0.3) -> dict:
-    return {
-        "tasks": {
-            f"s{i}": {
-                "action": "builtin.sleep",
-                "input": {"seconds": seconds},
-                "depends_on": [f"s{i - 1}"] if i else [],
-            }
-            for i in range(count)
-        }
-    }
-
-
 def test_late_websocket_subscriber_gets_the_whole_history(live, server):
     workflow = create_workflow(
         live, {"tasks": {"t": {"action": "builtin.echo", "input": {"x": 1}}}}
@@ -124,7 +111,7 @@ def test_late_websocket_subscriber_gets_the_whole_history(live, server):
 
 @pytest.mark.parametrize("path", ["/ws/executions", "/ws/harmonia/executions"])
 def test_subscriber_from_the_start_sees_every_event_once_in_order(live, server, path):
-    workflow = create_workflow(live, sleepy())
+    workflow = create_workflow(live, sleep_chain(4, 0.3))
     run_id = execute(live, workflow["id"])
     got = ws_collect(f"ws://{server}{path}/{run_id}")
     ids = [e["event_id"] for e in got]
@@ -134,7 +121,7 @@ def test_subscriber_from_the_start_sees_every_event_once_in_order(live, server, 
 
 
 def test_sse_reconnect_with_last_event_id_loses_nothing(live, server):
-    workflow = create_workflow(live, sleepy(5, 0.3))
+    workflow = create_workflow(live, sleep_chain(5, 0.3))
     run_id = execute(live, workflow["id"])
     url = f"http://{server}/events/executions/{run_id}"
     first = sse_collect(url, limit=3)
@@ -188,7 +175,7 @@ def test_unknown_run_socket_says_so(server):
 
 
 def test_global_stream_sees_two_concurrent_runs(live, server):
-    workflow = create_workflow(live, sleepy(2, 0.2))
+    workflow = create_workflow(live, sleep_chain(2, 0.2))
     ready = threading.Event()
     got: list[dict] = []
 

@@ -1,0 +1,140 @@
+"""``python -m bench``: run every shape on both sides, time validate+compile, print the report.
+
+Exit code 0 whenever the bench ran (a MISS is a finding, not an error); 1 on an error; 130 when
+interrupted. The worker and any embedded Redis are stopped in every case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SHAPE_KEYS = ("fan_out_200", "chain_50", "layered_1000")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="worker processes (4)")
+    parser.add_argument("--repeat", type=int, default=3, help="measured runs per shape (3)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds per run (120)")
+    parser.add_argument("--shapes", default=",".join(SHAPE_KEYS), help="comma-separated subset")
+    parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="JSON output")
+    parser.add_argument(
+        "--fanout-clients",
+        type=int,
+        default=200,
+        help="WebSocket clients for the fan-out measurement (200; 0 skips it)",
+    )
+    args = parser.parse_args(argv)
+    args.shapes = [key for key in args.shapes.split(",") if key]
+    unknown = sorted(set(args.shapes) - set(SHAPE_KEYS))
+    if unknown or args.repeat < 1 or args.concurrency < 1:
+        parser.error(f"unknown shapes {unknown}" if unknown else "--repeat/--concurrency >= 1")
+    return args
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # even when started in the background
+    from bench.report import render, write_json
+    from bench.services import pick_services
+
+    try:
+        services = pick_services(args.concurrency)
+    except Exception as exc:
+        log(f"bench: could not prepare the services: {exc}")
+        return 1
+    # The API built in this process, and anything reading settings, sees what the worker sees.
+    os.environ.update(services.env)
+    try:
+        results = run(args, services)
+    except KeyboardInterrupt:
+        log("bench: interrupted")
+        return 130
+    except Exception as exc:
+        log(f"bench: error: {exc.__class__.__name__}: {exc}")
+        traceback.print_exc()
+        return 1
+    finally:
+        # The Celery client's pending results sit in reference cycles: collect them while Redis
+        # and the interpreter can still take their unsubscribe.
+        gc.collect()
+        services.close()
+    print(render(results))
+    write_json(results, args.json)
+    log(f"results written to {args.json}")
+    if args.fanout_clients:
+        from bench import fanout
+
+        try:
+            print()
+            print(fanout.report(fanout.run(args.fanout_clients, threads=256)))
+        except KeyboardInterrupt:
+            log("bench: interrupted")
+            return 130
+        except Exception as exc:
+            log(f"bench: fan-out error: {exc.__class__.__name__}: {exc}")
+            return 1
+    return 0
+
+
+def run(args: argparse.Namespace, services) -> dict[str, Any]:
+    import redis
+
+    from app import create_app
+    from bench.measure import Harness, measure_compile, measure_shape
+    from bench.report import summarise
+    from bench.runners import drop_waiters
+    from bench.services import Worker, vacuum
+    from bench.shapes import layered, standard_shapes
+    from worker.celery_app import make_celery
+
+    settings = services.settings
+    leaked: dict[str, int] = {}
+    with contextlib.ExitStack() as stack:  # on any exit: stop the worker, close every client
+        client = make_celery(settings)
+        stack.callback(client.close)
+        worker = Worker(services, args.concurrency, RESULTS / "worker.log")
+        stack.callback(worker.stop)
+        app = create_app(settings)
+        rt = app.extensions["harmonia"]
+        stack.callback(rt.close)
+        events = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        stack.callback(events.close)
+        stack.callback(lambda: leaked.update(bare_client=drop_waiters(client)))
+        stack.callback(lambda: leaked.update(harmonia_api=drop_waiters(rt.celery)))
+        worker.wait_ready(client)
+        log(f"worker ready: concurrency {args.concurrency}, {services.db_kind}")
+        harness = Harness(client, app.test_client(), rt.redis, events, args.timeout, log)
+        shapes = []
+        for shape in standard_shapes():
+            if shape.key in args.shapes:
+                vacuum(settings.resolved_database_url)
+                shapes.append(measure_shape(shape, harness, args.repeat))
+        compile_result = measure_compile(layered(100, 100), client, settings.segment_size, log)
+    return summarise(args, services, shapes, compile_result, leaked)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
