@@ -86,6 +86,11 @@ def start_embedded_redis(home: Path) -> tuple[subprocess.Popen | object, str]:
     return server, f"redis://127.0.0.1:{port}/0"
 
 
+def _celery(command: str) -> list[str]:
+    """``python -m celery -A worker.celery_app <command>`` for this interpreter."""
+    return [sys.executable, "-m", "celery", "-A", "worker.celery_app", command]
+
+
 def worker_argv(
     settings: Settings,
     *,
@@ -94,12 +99,7 @@ def worker_argv(
     extra: list[str] | None = None,
 ) -> list[str]:
     return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "worker.celery_app",
-        "worker",
+        *_celery("worker"),
         "--concurrency",
         str(concurrency or settings.worker_concurrency),
         "--queues",
@@ -118,12 +118,7 @@ def beat_argv(settings: Settings) -> list[str]:
     """Celery beat: sends ``harmonia.sweep`` every ``sweep_interval`` seconds."""
     schedule = Path(settings.home).resolve() / "celerybeat-schedule"
     return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "worker.celery_app",
-        "beat",
+        *_celery("beat"),
         "--schedule",
         str(schedule),
         "--loglevel",

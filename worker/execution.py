@@ -116,7 +116,8 @@ def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
                 )
             )
         }
-        skipped = _skip_if_upstream_blocked(work, run_id, task, rows, reads, _meta(task, dag))
+        meta = _meta(task, dag)
+        skipped = _skip_if_upstream_blocked(work, run_id, task, rows, reads, meta)
         if skipped:
             return skipped
         # Promote the run first: taking its row lock before the claim's FOR SHARE keeps two
@@ -143,7 +144,7 @@ def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
             run_id,
             "task_started",
             task_id=task_id,
-            data={"attempt": attempt, "action": task.action, **_meta(task, dag)},
+            data={"attempt": attempt, "action": task.action, **meta},
             message=f"Task '{task.name}' started (attempt {attempt})",
         )
         context = _context(run, rows)
@@ -151,9 +152,7 @@ def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
         overrides = (run.options or {}).get("input_overrides") or {}
         task_input = overrides.get(task_id, task.input)
 
-    return _run_claimed(
-        rt, run_id, task, task_input, context, agent, attempt, retries, _meta(task, dag)
-    )
+    return _run_claimed(rt, run_id, task, task_input, context, agent, attempt, retries, meta)
 
 
 def _meta(task: Task, dag: Dag) -> dict[str, Any]:

@@ -51,11 +51,6 @@ def send(canvas, app) -> None:
     canvas.apply_async()
 
 
-def pending_result_count(app) -> int:
-    pending = getattr(app.backend, "_pending_results", None)
-    return sum(len(mapping) for mapping in pending) if pending is not None else 0
-
-
 def submit_generation(rt, run_id: str, generation: int, plan: dict[str, Any], dag: Dag) -> bool:
     """Send the first segment of a run's generation; mark the outbox once the broker has it."""
     try:

@@ -112,8 +112,14 @@ class Work:
         self.controls = {}
 
 
-def _sources(table: dict, to) -> list[str]:
-    return [src.value for src, targets in table.items() if to in targets]
+def _sources(table: dict, to, only_from: Iterable[Any] = ()) -> list[str]:
+    """Statuses the table allows a move to ``to`` from (narrowed to ``only_from`` if given)."""
+    narrow = {f.value for f in only_from}
+    return [
+        src.value
+        for src, targets in table.items()
+        if to in targets and (not narrow or src.value in narrow)
+    ]
 
 
 def transition_run(
@@ -126,9 +132,7 @@ def transition_run(
     **fields: Any,
 ) -> bool:
     """Move a run to ``to`` if the table allows it from its current status; True if it moved."""
-    allowed = _sources(RUN_TRANSITIONS, to)
-    if only_from:
-        allowed = [s for s in allowed if s in {f.value for f in only_from}]
+    allowed = _sources(RUN_TRANSITIONS, to, only_from)
     stmt = (
         update(Run)
         .where(Run.id == run_id, Run.status.in_(allowed), *extra_where)
@@ -152,9 +156,7 @@ def _task_update(
     fields: dict[str, Any],
 ):
     """The guarded UPDATE behind every task transition (the table decides the sources)."""
-    allowed = _sources(TASK_TRANSITIONS, to)
-    if only_from:
-        allowed = [s for s in allowed if s in {f.value for f in only_from}]
+    allowed = _sources(TASK_TRANSITIONS, to, only_from)
     return (
         update(TaskExecution)
         .where(
@@ -244,9 +246,7 @@ def transition_tasks(
     **fields: Any,
 ) -> int:
     """Bulk form of ``transition_task`` (e.g. cancel every pending task); returns rows moved."""
-    allowed = _sources(TASK_TRANSITIONS, to)
-    if only_from:
-        allowed = [s for s in allowed if s in {f.value for f in only_from}]
+    allowed = _sources(TASK_TRANSITIONS, to, only_from)
     stmt = update(TaskExecution).where(
         TaskExecution.run_id == run_id, TaskExecution.status.in_(allowed)
     )

@@ -316,13 +316,12 @@ def test_input_schema_defaults_reach_tasks(live):
 
 
 def test_submitting_canvases_leaves_no_result_subscriptions_behind(live, rt):
-    from app.services.dispatch import pending_result_count
-
     # 40 parallel tasks then one: the API itself submits this chord (segment size is 50).
     deps = {**{f"m{i}": [] for i in range(40)}, "e": [f"m{i}" for i in range(40)]}
     run = run_workflow(live, {"tasks": noop_tasks(deps)})
     assert run["status"] == "COMPLETED"
-    assert pending_result_count(rt.celery) == 0
+    pending = rt.celery.backend._pending_results  # Celery's own registry of awaited results
+    assert sum(len(mapping) for mapping in pending) == 0
     pubsub = getattr(rt.celery.backend.result_consumer, "_pubsub", None)
     channels = list(pubsub.channels) if pubsub is not None else []
     if channels:  # redis-py forgets a channel only once it reads Redis's confirmation
