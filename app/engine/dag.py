@@ -28,6 +28,15 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class CheckpointPolicy:
+    """Automatic checkpoints (the workflow's ``checkpoint`` option): one each time the run's
+    completed tasks reach a multiple of ``every_n_tasks``, and one whenever the run pauses."""
+
+    every_n_tasks: int | None = None
+    on_pause: bool = False
+
+
+@dataclass(frozen=True)
 class Task:
     id: str
     name: str
@@ -75,6 +84,7 @@ class Dag:
     input_schema: dict[str, Any] | None = None
     output_mapping: Any = None
     variables: dict[str, Any] = field(default_factory=dict)
+    checkpoint: CheckpointPolicy = CheckpointPolicy()
 
     def dependants(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {tid: [] for tid in self.tasks}

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.engine.dag import Dag, RetryPolicy, Task
+from app.engine.dag import CheckpointPolicy, Dag, RetryPolicy, Task
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ def normalise(doc: Mapping[str, Any], aliases: Mapping[str, str] | None = None):
         variables=dict(doc.get("variables") or {})
         if isinstance(doc.get("variables"), Mapping)
         else {},
+        checkpoint=_checkpoint_policy(doc.get("checkpoint"), problems),
     )
     return dag, problems
 
@@ -202,6 +203,9 @@ def _condition(spec: Mapping[str, Any], path: str, problems: list[Problem]):
     if condition is None and isinstance(metadata, Mapping):
         condition = metadata.get("condition")
         where = f"{path}.metadata.condition"
+    if isinstance(condition, bool):
+        # A template placeholder such as "${params.enabled}" becomes a literal boolean.
+        return (None if condition else "1 == 0"), where
     if condition is None:
         return None, where
     if not isinstance(condition, str):
@@ -499,6 +503,29 @@ def _plan_action(spec, params, path, aliases, problems):
     return "builtin.noop", None
 
 
+def _checkpoint_policy(value: Any, problems: list[Problem]) -> CheckpointPolicy:
+    """``{"every_n_tasks": N, "on_pause": true}``: when runs take checkpoints by themselves."""
+    if value is None:
+        return CheckpointPolicy()
+    if not isinstance(value, Mapping):
+        problems.append(Problem("checkpoint", "must be an object", "type"))
+        return CheckpointPolicy()
+    for key in value:
+        if key not in ("every_n_tasks", "on_pause"):
+            problems.append(
+                Problem(f"checkpoint.{key}", "unknown option (every_n_tasks, on_pause)", "unknown")
+            )
+    every = value.get("every_n_tasks")
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+        problems.append(Problem("checkpoint.every_n_tasks", "must be a positive integer", "type"))
+        every = None
+    on_pause = value.get("on_pause", False)
+    if not isinstance(on_pause, bool):
+        problems.append(Problem("checkpoint.on_pause", "must be true or false", "type"))
+        on_pause = False
+    return CheckpointPolicy(every_n_tasks=every, on_pause=on_pause)
+
+
 def _input_schema(doc: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any] | None:
     if "input_schema" in doc and doc["input_schema"] is not None:
         raw = doc["input_schema"]
@@ -515,15 +542,32 @@ def _input_schema(doc: Mapping[str, Any], problems: list[Problem]) -> dict[str, 
     if isinstance(raw.get("type"), str | list) or "properties" in raw or "$schema" in raw:
         return dict(raw)
     # Seed 001's property map: {"name": {"type": ..., "required": true, "default": ...}}
-    properties: dict[str, Any] = {}
-    required: list[str] = []
     for name, prop in raw.items():
         if not isinstance(prop, Mapping):
             problems.append(Problem(f"{where}.{name}", "must be an object", "type"))
-            continue
-        prop = dict(prop)
-        if prop.pop("required", False) is True:
+    return property_map_schema({k: v for k, v in raw.items() if isinstance(v, Mapping)})
+
+
+def property_map_schema(declared: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON Schema of a property map whose entries say ``required: true`` themselves (seed
+    001's input schemas, template parameters): the flags become ``required`` lists, at every
+    level of nested ``properties``. A nested object may also list ``required`` the JSON Schema
+    way; both are kept."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name, spec in declared.items():
+        prop = dict(spec)
+        flag = prop.pop("required") if isinstance(prop.get("required"), bool) else False
+        if flag:
             required.append(name)
+        nested = prop.get("properties")
+        if isinstance(nested, Mapping) and all(isinstance(v, Mapping) for v in nested.values()):
+            inner = property_map_schema(nested)
+            prop["properties"] = inner["properties"]
+            listed = prop.get("required") if isinstance(prop.get("required"), list) else []
+            merged = [*listed, *(n for n in inner.get("required", []) if n not in listed)]
+            if merged:
+                prop["required"] = merged
         properties[name] = prop
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:

@@ -98,6 +98,11 @@ def expressions_in(value: Any) -> Iterator[str]:
             yield from expressions_in(item)
 
 
+def parse(body: str) -> nodes.Template:
+    """The Jinja syntax tree of one ``${...}`` body (raises ``TemplateSyntaxError``)."""
+    return _env.parse("{{ " + body + " }}")
+
+
 def check_expression(body: str) -> list[str]:
     """Syntax problems in one ``${...}`` body (empty list when it is fine)."""
     if len(body) > MAX_EXPRESSION_LENGTH:
@@ -175,7 +180,7 @@ def resolve(value: Any, context: Mapping[str, Any]) -> Any:
             return evaluate(whole.group(1), context)
         if "${" not in value:
             return value
-        return EXPR.sub(lambda m: _interpolate(evaluate(m.group(1), context)), value)
+        return EXPR.sub(lambda m: interpolate(evaluate(m.group(1), context)), value)
     if isinstance(value, Mapping):
         return {key: resolve(item, context) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -183,7 +188,7 @@ def resolve(value: Any, context: Mapping[str, Any]) -> Any:
     return value
 
 
-def _interpolate(value: Any) -> str:
+def interpolate(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):

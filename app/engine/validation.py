@@ -275,23 +275,26 @@ def _check_schema(dag: Dag) -> list[Problem]:
     return []
 
 
-def validate_input(schema: Mapping[str, Any] | None, data: Any) -> dict[str, Any]:
-    """Check run input against the input schema; return it with defaults applied."""
+def validate_input(
+    schema: Mapping[str, Any] | None, data: Any, root: str = "input_data"
+) -> dict[str, Any]:
+    """Check run input (or template parameter values) against a JSON Schema; return it with
+    defaults applied. Problems are named from ``root``: ``input_data.count``."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise InvalidInput([Problem("input_data", "must be an object", "type")])
+        raise InvalidInput([Problem(root, "must be an object", "type")])
     if not schema:
         return dict(data)
     data = _with_defaults(schema, dict(data))
     errors = sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
     if errors:
-        raise InvalidInput([_input_problem(e) for e in errors])
+        raise InvalidInput([_input_problem(e, root) for e in errors])
     return data
 
 
-def _input_problem(error: SchemaValidationError) -> Problem:
-    path = ["input_data", *(str(p) for p in error.path)]
+def _input_problem(error: SchemaValidationError, root: str) -> Problem:
+    path = [root, *(str(p) for p in error.path)]
     if error.validator == "required":
         # jsonschema reports a missing property at its parent; name the property itself.
         missing = re.match(r"'(.+)' is a required property", error.message)

@@ -373,7 +373,7 @@ FIELD_PROBLEMS = {
     "retry-not-number": ({**NOOP, "retry": "often"}, "retry", "must be a retry count or an object"),
     "queue-not-string": ({**NOOP, "queue": 3}, "queue", "must be a string"),
     "condition-not-string": (
-        {**NOOP, "condition": True},
+        {**NOOP, "condition": 3},
         "condition",
         "must be an expression string",
     ),
@@ -395,3 +395,24 @@ FIELD_PROBLEMS = {
 def test_task_field_problems(spec, field, message):
     path = f"tasks.a.{field}" if field else "tasks.a"
     assert (path, message) in problems({"tasks": {"a": spec}})
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"), [(True, None), (False, "1 == 0")], ids=["true", "false"]
+)
+def test_a_literal_boolean_condition_is_accepted(condition, expected):
+    # What a template placeholder such as "${params.enabled}" becomes once bound.
+    dag = load({"tasks": {"a": {**NOOP, "condition": condition}}})
+    assert dag.tasks["a"].condition == expected
+
+
+def test_checkpoint_policy_is_read_and_checked():
+    dag = load({"tasks": {"a": NOOP}, "checkpoint": {"every_n_tasks": 3, "on_pause": True}})
+    assert (dag.checkpoint.every_n_tasks, dag.checkpoint.on_pause) == (3, True)
+    assert problems(
+        {"tasks": {"a": NOOP}, "checkpoint": {"every_n_tasks": 0, "on_pause": "yes", "x": 1}}
+    ) == {
+        ("checkpoint.every_n_tasks", "must be a positive integer"),
+        ("checkpoint.on_pause", "must be true or false"),
+        ("checkpoint.x", "unknown option (every_n_tasks, on_pause)"),
+    }

@@ -395,6 +395,27 @@ def test_seed_001_property_map_validates_run_input():
         validate_input(schema, {})
 
 
+def test_seed_001_required_flags_count_in_nested_objects_too():
+    doc = {
+        "tasks": {"a": echo()},
+        "input_schema": {
+            "db": {
+                "type": "object",
+                "required": ["host"],
+                "properties": {
+                    "host": {"type": "string"},
+                    "port": {"type": "integer", "required": True},
+                },
+            }
+        },
+    }
+    schema = load_definition(doc, CATALOGUE).input_schema
+    assert schema["properties"]["db"]["required"] == ["host", "port"]
+    with pytest.raises(InvalidInput) as info:
+        validate_input(schema, {"db": {}})
+    assert {p.field for p in info.value.problems} == {"input_data.db.host", "input_data.db.port"}
+
+
 def test_output_mapping_expressions_are_checked():
     doc = {
         "tasks": {"a": {"action": "builtin.noop"}},
