@@ -71,7 +71,8 @@ def _latest(session: Session, workflow: Workflow) -> Workflow:
 
 
 def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
-    """Partial update. A change to the structure (steps, start_step, tasks) makes a new version."""
+    """Partial update. Any change to the definition makes a new version, so a version never
+    changes once a run may have used it; name, description and status change in place."""
     with rt.db.transaction() as session:
         current = _latest(session, get_workflow(session, workflow_id))
         if current.status == "deleted":
@@ -91,9 +92,6 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
         definition.update(changes)
         if definition != current.definition:
             dag = validate_definition(session, rt.settings, definition)
-        else:
-            dag = None
-        if structural:
             current.is_latest = False
             if current.status == "active":
                 current.status = "inactive"
@@ -104,7 +102,7 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
                 description=body.get("description", current.description),
                 version=current.version + 1,
                 definition=definition,
-                dialect=dag.dialect if dag else current.dialect,
+                dialect=dag.dialect,
                 status=body.get("status") or "active",
                 is_latest=True,
             )
@@ -115,8 +113,6 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
             current.description = body["description"]
         if "status" in body and body["status"]:
             current.status = body["status"]
-        if dag is not None:
-            current.definition = definition
         current.updated_at = utcnow()
         return current
 

@@ -228,6 +228,19 @@ def test_update_description_only_keeps_the_version(client):
     assert versions["total"] == 1
 
 
+def test_a_definition_change_is_a_new_version_even_outside_the_structure(client):
+    workflow = create_workflow(
+        client, {"tasks": {"a": {"action": "builtin.echo", "input": {"x": "${variables.x}"}}}}
+    )
+    changed = client.put(f"/api/v1/workflows/{workflow['id']}", json={"variables": {"x": 1}})
+    assert changed.status_code == 200, changed.json
+    assert changed.json["version"] == 2 and changed.json["id"] != workflow["id"]
+    old = client.get(f"/api/v1/workflows/{workflow['id']}").json
+    assert "variables" not in old["workflow_data"]  # what its runs ran is unchanged
+    renamed = client.put(f"/api/v1/workflows/{changed.json['id']}", json={"description": "d"})
+    assert renamed.json["version"] == 2  # name, description and status change in place
+
+
 def test_update_steps_makes_version_2_and_retires_version_1(client):
     v1 = create_workflow(client, {"name": "pipeline", **echo_steps("extract", "load")})
     response = client.put(
