@@ -12,7 +12,7 @@ VERSION = "0.1.0"
 API_DESCRIPTION = (
     "Harmonia runs workflow definitions (DAGs of tasks) on Celery workers. The canonical API "
     "under /api/v1 follows the Workflow Management API: agents, workflows with versions, runs "
-    "and their steps and logs."
+    "and their steps and logs, checkpoints and restore, run state, and templates."
 )
 
 

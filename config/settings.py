@@ -61,6 +61,8 @@ class Settings:
     default_task_timeout: float = 3600.0
     max_output_bytes: int = 1_000_000
     max_log_bytes: int = 1_000_000
+    # A run's custom state, as JSON: larger writes get 413 (API) or fail the task (workers).
+    max_state_bytes: int = 256 * 1024
     max_request_bytes: int = 10 * 1024 * 1024
     max_tasks: int = 20_000
     log_level: str = "INFO"
@@ -92,6 +94,7 @@ class Settings:
             default_task_timeout=_float(get("HARMONIA_TASK_TIMEOUT"), 3600.0),
             max_output_bytes=_int(get("HARMONIA_MAX_OUTPUT_BYTES"), 1_000_000),
             max_log_bytes=_int(get("HARMONIA_MAX_LOG_BYTES"), 1_000_000),
+            max_state_bytes=_int(get("HARMONIA_MAX_STATE_BYTES"), 256 * 1024),
             max_request_bytes=_int(get("HARMONIA_MAX_REQUEST_BYTES"), 10 * 1024 * 1024),
             max_tasks=_int(get("HARMONIA_MAX_TASKS"), 20_000),
             log_level=get("HARMONIA_LOG_LEVEL") or "INFO",

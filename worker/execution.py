@@ -19,9 +19,11 @@ from app.engine.catalogue import INTEGRATIONS
 from app.engine.dag import Dag, Task
 from app.models import Agent, Run, RunStatus, TaskExecution, TaskStatus
 from app.models.base import utcnow
+from app.services import checkpoints
 from app.services.control import settle_run
 from app.services.definitions import dag_for
 from app.services.leases import Lease, owner_alive, worker_id
+from app.services.run_state import merge_state, read_state
 from app.services.state import (
     Work,
     claim_task,
@@ -147,12 +149,32 @@ def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
             data={"attempt": attempt, "action": task.action, **meta},
             message=f"Task '{task.name}' started (attempt {attempt})",
         )
-        context = _context(run, rows)
         agent = _agent(session, task)
         overrides = (run.options or {}).get("input_overrides") or {}
         task_input = overrides.get(task_id, task.input)
+        state = read_state(session, run_id) if _reads_state(task, task_input) else {}
+        context = _context(run, rows, state)
 
-    return _run_claimed(rt, run_id, task, task_input, context, agent, attempt, retries, meta)
+    return _run_claimed(
+        rt,
+        run_id,
+        task,
+        task_input,
+        context,
+        agent,
+        attempt,
+        retries,
+        meta,
+        checkpoint_every=dag.checkpoint.every_n_tasks,
+    )
+
+
+def _reads_state(task: Task, task_input: Any) -> bool:
+    """Whether the task's input or condition may read ``${state...}`` (only then is it loaded)."""
+    bodies = list(expressions.expressions_in(task_input))
+    if task.condition:
+        bodies.append(task.condition)
+    return any("state" in body for body in bodies)
 
 
 def _meta(task: Task, dag: Dag) -> dict[str, Any]:
@@ -286,7 +308,7 @@ def _tasks_read(task: Task, dag: Dag) -> set[str]:
     return found & set(dag.tasks)
 
 
-def _context(run: Run, rows: dict[str, Any]) -> dict[str, Any]:
+def _context(run: Run, rows: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
     tasks = {tid: {"output": row.output_data, "status": row.status} for tid, row in rows.items()}
     return {
         **tasks,
@@ -294,7 +316,7 @@ def _context(run: Run, rows: dict[str, Any]) -> dict[str, Any]:
         "tasks": tasks,
         "steps": tasks,
         "variables": run.variables or {},
-        "state": (run.options or {}).get("state", {}),
+        "state": state,
     }
 
 
@@ -367,6 +389,8 @@ def _run_claimed(
     attempt: int,
     retries: int,
     meta: dict[str, Any],
+    *,
+    checkpoint_every: int | None = None,
 ) -> str:
     settings = rt.settings
     timeout = (
@@ -426,8 +450,11 @@ def _run_claimed(
             "stdout": _cap(ctx.logs.get("stdout") or None, settings.max_log_bytes),
             "stderr": _cap(ctx.logs.get("stderr") or None, settings.max_log_bytes),
             "meta": meta,
+            "state": ctx.state_updates,
         },
     )
+    if result == T.COMPLETED.value and checkpoint_every:
+        checkpoints.after_task_completed(rt, run_id, checkpoint_every)
     if run_status in (R.PAUSING.value, *CANCEL):
         settle_run(rt, run_id)
     if outcome == T.RETRYING:
@@ -457,6 +484,11 @@ def _record(
     name = task.name
     with Work(rt) as work:
         locked_status = lock_run(work.session, run_id)
+        if outcome == T.COMPLETED and done["state"]:
+            limit = rt.settings.max_state_bytes
+            error = merge_state(work, run_id, done["state"], limit=limit, task_id=task.id)
+            if error is not None:
+                outcome, output = T.FAILED, None
         if outcome == T.SKIPPED:
             transition_task(work, run_id, task.id, T.SKIPPED, only_from=[T.RUNNING], **finished)
             work.emit(

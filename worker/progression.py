@@ -18,6 +18,7 @@ from app.engine.dag import Dag
 from app.models import Run, RunStatus, TaskExecution, TaskStatus
 from app.models.base import utcnow
 from app.models.status import TASK_TERMINAL
+from app.services import checkpoints
 from app.services.definitions import dag_for
 from app.services.dispatch import emitter_for, send
 from app.services.state import Work, read_control, transition_run
@@ -88,6 +89,7 @@ def finalize_run(rt, run_id: str, generation: int) -> str:
                 work, run_id, RunStatus.PAUSED
             ):
                 work.emit(run_id, "execution_paused", message="Run paused")
+                checkpoints.on_pause(work, run_id)
                 return RunStatus.PAUSED.value
             return "unfinished"
         failed = [r for r in rows if r.status == T.FAILED.value]

@@ -15,11 +15,14 @@ from app.schemas.runs import (
     RunLogsSchema,
     RunPageSchema,
     RunSchema,
+    RunStateSchema,
+    RunVariablesSchema,
+    SaveStateSchema,
     StepDetailSchema,
     StepRetrySchema,
     StepSchema,
 )
-from app.services import control
+from app.services import control, run_state
 from app.services import runs as service
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run monitoring")
@@ -128,3 +131,31 @@ class StepRetry(MethodView):
     def post(self, body, run_id, step_id):
         """Rerun one step and everything downstream of it, optionally with a new input"""
         return control.rerun_from_step(runtime(), run_id, step_id, (body or {}).get("input"))
+
+
+@blp.route("/<run_id>/state")
+class RunState(MethodView):
+    @blp.response(200, RunStateSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
+    def get(self, run_id):
+        """The run's custom state (empty until something sets it)"""
+        with runtime().db.transaction() as session:
+            return run_state.get_run_state(session, run_id)
+
+    @blp.arguments(SaveStateSchema)
+    @blp.response(200, RunStateSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
+    @blp.alt_response(413, schema=ApiErrorSchema, description="State over HARMONIA_MAX_STATE_BYTES")
+    def put(self, body, run_id):
+        """Replace the run's custom state; tasks read it as ${state.key}"""
+        return run_state.save_run_state(runtime(), run_id, body["state"])
+
+
+@blp.route("/<run_id>/variables")
+class RunVariables(MethodView):
+    @blp.response(200, RunVariablesSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
+    def get(self, run_id):
+        """Run input, variables, and <step>_output of every completed step (seed 004)"""
+        with runtime().db.transaction() as session:
+            return service.run_variables(session, run_id)

@@ -92,6 +92,12 @@ INTEGRATIONS: dict[str, Integration] = {
                 "Fail with a message",
                 _obj({"message": _STR}, extra=True),
             ),
+            "set_state": _cap(
+                "set_state",
+                "Set State",
+                "Set each key of the input in the run's custom state (read as ${state.key})",
+                _obj({}, extra=True),
+            ),
         },
     ),
     "cli": Integration(

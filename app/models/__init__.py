@@ -2,19 +2,24 @@
 
 from app.models.agent import DEFAULT_RETRY_CONFIG, Agent
 from app.models.base import Base
+from app.models.checkpoint import Checkpoint
 from app.models.event import Event
-from app.models.run import Run, TaskExecution
+from app.models.run import Run, RunState, TaskExecution
 from app.models.status import RunStatus, TaskStatus
+from app.models.template import Template
 from app.models.workflow import Workflow
 
 __all__ = [
     "Agent",
     "Base",
+    "Checkpoint",
     "DEFAULT_RETRY_CONFIG",
     "Event",
     "Run",
+    "RunState",
     "RunStatus",
     "TaskExecution",
     "TaskStatus",
+    "Template",
     "Workflow",
 ]

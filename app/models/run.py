@@ -40,6 +40,9 @@ class Run(Base):
     completed_at: Mapped[datetime | None] = mapped_column()
     cancelled_at: Mapped[datetime | None] = mapped_column()
     cancelled_by: Mapped[str | None] = mapped_column(String(255))
+    # A run restored from a checkpoint names the run and the checkpoint it came from.
+    original_run_id: Mapped[str | None] = mapped_column(String(36))
+    checkpoint_id: Mapped[str | None] = mapped_column(String(36))
 
 
 class TaskExecution(Base):
@@ -69,3 +72,16 @@ class TaskExecution(Base):
         UniqueConstraint("run_id", "task_id", name="uq_task_executions_run_task"),
         Index("ix_task_executions_run_status", "run_id", "status"),
     )
+
+
+class RunState(Base):
+    """A run's custom state: a JSON object written over the API and by tasks, read as
+    ``${state.key}``. Its own row, so writing it never contends with the run row's locks."""
+
+    __tablename__ = "run_state"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime | None] = mapped_column()
+    # "api", or "task:<id>" for a task's write.
+    updated_by: Mapped[str | None] = mapped_column(String(255))

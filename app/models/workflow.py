@@ -25,6 +25,9 @@ class Workflow(Base):
     dialect: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="active")
     is_latest: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set when the workflow was instantiated from a template, with the values it was bound to.
+    template_id: Mapped[str | None] = mapped_column(String(36))
+    template_parameters: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

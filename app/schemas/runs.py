@@ -25,6 +25,12 @@ class RunSchema(Schema):
     cancelled_at = UtcDateTime(allow_none=True)
     cancelled_by = fields.String(allow_none=True)
     error_message = fields.String(allow_none=True)
+    original_run_id = fields.String(
+        allow_none=True, metadata={"description": "Restored runs: the run checkpointed"}
+    )
+    checkpoint_id = fields.String(
+        allow_none=True, metadata={"description": "Restored runs: the checkpoint used"}
+    )
 
 
 class RunListArgs(PageArgs):
@@ -102,4 +108,24 @@ class StepRetrySchema(Schema):
         validate=json_object,
         allow_none=True,
         metadata={"description": "Replaces the step's input for this rerun (expressions allowed)"},
+    )
+
+
+class RunStateSchema(Schema):
+    run_id = fields.String()
+    execution_id = fields.String()
+    state = fields.Dict(metadata={"description": "The run's custom state (read as ${state.key})"})
+    last_updated = UtcDateTime(allow_none=True)
+
+
+class SaveStateSchema(Schema):
+    state = fields.Dict(required=True, metadata={"description": "Replaces the run's state"})
+
+
+class RunVariablesSchema(Schema):
+    run_id = fields.String()
+    execution_id = fields.String()
+    input_data = fields.Raw()
+    variables = fields.Dict(
+        metadata={"description": "The run's variables and <step>_output of each completed step"}
     )

@@ -36,6 +36,9 @@ class _DefinitionFields(Schema):
     output = fields.Raw(validate=json_object, metadata={"description": "Output schema (seed 000)"})
     output_mapping = fields.Raw(metadata={"description": "Run output from expressions"})
     variables = fields.Dict(metadata={"description": "Default variables (seed 004)"})
+    checkpoint = fields.Dict(
+        metadata={"description": "Automatic checkpoints: {every_n_tasks: N, on_pause: true}"}
+    )
     metadata = fields.Dict()
 
 
@@ -60,6 +63,14 @@ class WorkflowSchema(Schema):
     workflow_data = fields.Dict(attribute="definition")
     dialect = fields.String()
     status = fields.String()
+    template_id = fields.String(
+        allow_none=True, metadata={"description": "The template it was instantiated from"}
+    )
+    parameter_values = fields.Raw(
+        attribute="template_parameters",
+        allow_none=True,
+        metadata={"description": "The parameter values it was instantiated with"},
+    )
     created_at = UtcDateTime()
     updated_at = UtcDateTime()
 

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from app.engine.compiler import build_plan
 from app.models import Run, RunStatus, TaskExecution, TaskStatus
 from app.models.base import utcnow
+from app.services import checkpoints
 from app.services.definitions import dag_for
 from app.services.dispatch import submit_generation
 from app.services.errors import InvalidTransition, NotFound
@@ -254,6 +255,7 @@ def _settle(work: Work, run_id: str) -> bool:
             data={"reason": (options or {}).get("pause_reason")},
             message="Run paused",
         )
+        checkpoints.on_pause(work, run_id)
         resume = bool((options or {}).get("resume_requested"))
     if transition_run(
         work, run_id, R.CANCELLED, only_from=[R.CANCELLING], extra_where=[nothing_running(run_id)]

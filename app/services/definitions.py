@@ -22,6 +22,7 @@ DEFINITION_KEYS = (
     "output",
     "output_mapping",
     "variables",
+    "checkpoint",
     "metadata",
 )
 

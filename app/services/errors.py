@@ -26,6 +26,13 @@ class Conflict(DomainError):
     status_code = 400
 
 
+class AlreadyExists(DomainError):
+    """A name taken by another resource where the seeds answer 409 (templates, seed 000)."""
+
+    status_code = 409
+    title = "Conflict"
+
+
 class InvalidRequest(DomainError):
     pass
 
@@ -49,3 +56,11 @@ def run_not_found(run_id: str) -> NotFound:
 
 def agent_not_found(agent_id: str) -> NotFound:
     return NotFound(f"Agent with id '{agent_id}' not found")
+
+
+def checkpoint_not_found(checkpoint_id: str) -> NotFound:
+    return NotFound(f"Checkpoint with id '{checkpoint_id}' not found")
+
+
+def template_not_found(template_id: str) -> NotFound:
+    return NotFound(f"Template with id '{template_id}' not found")

@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import case, insert, select
 from sqlalchemy.orm import Session
 
+from app.engine import parameters
 from app.engine.compiler import build_plan
+from app.engine.dag import Dag
 from app.engine.validation import InvalidInput, validate_input
-from app.models import Event, Run, RunStatus, TaskExecution
+from app.models import Event, Run, RunState, RunStatus, TaskExecution, Workflow
 from app.models.base import new_id, utcnow
 from app.services.definitions import validate_definition
 from app.services.dispatch import submit_generation
@@ -42,55 +44,131 @@ def start_run(
                 f"Workflow '{workflow_id}' is not active (status: {workflow.status})"
             )
         dag = validate_definition(session, rt.settings, workflow.definition)
+        _refuse_unbound_parameters(workflow)
         try:
             data = validate_input(dag.input_schema, input_data)
         except InvalidInput as exc:
             raise InvalidRequest(
                 "Input validation failed: " + str(exc), [p.to_dict() for p in exc.problems]
             ) from None
-        run_id = new_id()
-        plan = build_plan(dag)
-        now = utcnow()
-        run = Run(
-            id=run_id,
-            workflow_id=workflow.lineage_id,
-            workflow_definition_id=workflow.id,
-            workflow_name=workflow.name,
-            status=RunStatus.PENDING.value,
-            generation=1,
+        run, plan = create_run(
+            work,
+            workflow,
+            dag,
             input_data=data,
             variables={**dag.variables, **(variables or {})},
             triggered_by=triggered_by,
             profile=profile,
-            options={},
-            plan=plan,
-            created_at=now,
-            updated_at=now,
         )
-        session.add(run)
-        session.flush()
-        session.execute(
-            insert(TaskExecution),
-            [
-                {
-                    "id": new_id(),
-                    "run_id": run_id,
-                    "task_id": task.id,
-                    "name": task.name,
-                    "action": task.action,
-                    "agent_name": task.agent,
-                    "position": position,
-                    "status": "PENDING",
-                    "attempt": 0,
-                    "generation": 1,
-                    "updated_at": now,
-                }
-                for position, task in enumerate(dag.tasks.values())
-            ],
-        )
-        work.controls[run_id] = (RunStatus.PENDING.value, 1, 0)
-    submit_generation(rt, run_id, 1, plan, dag)
+    submit_generation(rt, run.id, 1, plan, dag)
     return run
+
+
+def _refuse_unbound_parameters(workflow: Workflow) -> None:
+    """A workflow with ``${params.x}`` placeholders is a template's body: running it would leave
+    them half-resolved, so it is refused with every placeholder named."""
+    found = parameters.placeholders(workflow.definition)
+    if not found:
+        return
+    names = ", ".join(sorted({name for _, name in found}))
+    raise InvalidRequest(
+        f"Workflow '{workflow.name}' has unbound template parameters: {names}. Create a template "
+        "from it and instantiate that with parameter_values to bind them",
+        [
+            {"field": path, "message": f"unbound template parameter '{name}'", "type": "unbound"}
+            for path, name in found
+        ],
+    )
+
+
+def create_run(
+    work: Work,
+    workflow: Workflow,
+    dag: Dag,
+    *,
+    input_data: dict[str, Any],
+    variables: dict[str, Any],
+    triggered_by: str,
+    profile: str = "v1",
+    state: dict[str, Any] | None = None,
+    carried: dict[str, dict[str, Any]] | None = None,
+    options: dict[str, Any] | None = None,
+    original_run_id: str | None = None,
+    checkpoint_id: str | None = None,
+) -> tuple[Run, dict[str, Any]]:
+    """Write a new run of one workflow version: its row, task rows, state row and plan.
+
+    ``carried`` holds tasks that are already done (a restore): they are written with their
+    status, output and timestamps and are left out of the plan, so they do not run again.
+    """
+    session = work.session
+    carried = carried or {}
+    run_id = new_id()
+    plan = build_plan(dag, done=set(carried))
+    now = utcnow()
+    run = Run(
+        id=run_id,
+        workflow_id=workflow.lineage_id,
+        workflow_definition_id=workflow.id,
+        workflow_name=workflow.name,
+        status=RunStatus.PENDING.value,
+        generation=1,
+        input_data=input_data,
+        variables=variables,
+        triggered_by=triggered_by,
+        profile=profile,
+        options=options or {},
+        plan=plan,
+        created_at=now,
+        updated_at=now,
+        original_run_id=original_run_id,
+        checkpoint_id=checkpoint_id,
+    )
+    session.add(run)
+    session.flush()
+    session.execute(
+        insert(TaskExecution),
+        [
+            {
+                "id": new_id(),
+                "run_id": run_id,
+                "task_id": task.id,
+                "name": task.name,
+                "action": task.action,
+                "agent_name": task.agent,
+                "position": position,
+                "status": "PENDING",
+                "attempt": 0,
+                "generation": 1,
+                "updated_at": now,
+                **_carried_fields(carried.get(task.id)),
+            }
+            for position, task in enumerate(dag.tasks.values())
+        ],
+    )
+    session.execute(
+        insert(RunState),
+        [{"run_id": run_id, "data": state or {}, "updated_at": now if state else None}],
+    )
+    work.controls[run_id] = (RunStatus.PENDING.value, 1, 0)
+    return run, plan
+
+
+def _carried_fields(snapshot: dict[str, Any] | None) -> dict[str, Any]:
+    if snapshot is None:
+        return {}
+    return {
+        "status": snapshot["status"],
+        "attempt": snapshot.get("attempt") or 0,
+        "input_data": snapshot.get("input"),
+        "output_data": snapshot.get("output"),
+        "started_at": _when(snapshot.get("started_at")),
+        "completed_at": _when(snapshot.get("completed_at")),
+    }
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def get_run(session: Session, run_id: str) -> Run:
@@ -193,3 +271,22 @@ def run_logs(session: Session, run_id: str, step_id: str | None = None) -> dict[
                 )
     lines.sort(key=lambda line: line["timestamp"])
     return {"run_id": run.id, "status": run.status, "lines": lines}
+
+
+def run_variables(session: Session, run_id: str) -> dict[str, Any]:
+    """Seed 004's view: the run's variables plus ``<step>_output`` for every completed step."""
+    run = get_run(session, run_id)
+    outputs = session.execute(
+        select(TaskExecution.task_id, TaskExecution.output_data)
+        .where(TaskExecution.run_id == run_id, TaskExecution.status == "COMPLETED")
+        .order_by(TaskExecution.position)
+    ).all()
+    return {
+        "run_id": run.id,
+        "execution_id": run.id,
+        "input_data": run.input_data or {},
+        "variables": {
+            **(run.variables or {}),
+            **{f"{row.task_id}_output": row.output_data for row in outputs},
+        },
+    }

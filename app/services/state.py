@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import exists, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.events.bus import publish
@@ -38,11 +38,21 @@ def control_key(run_id: str) -> str:
 
 
 class Work:
-    def __init__(self, rt):
+    """``snapshot=True``: every read sees one point in time, for reads that must agree with each
+    other (checkpoints): REPEATABLE READ on Postgres; on SQLite, whose driver would otherwise run
+    each SELECT on its own, ``BEGIN IMMEDIATE`` (it also holds the write lock, so a later write in
+    the same unit cannot fail on a stale snapshot)."""
+
+    def __init__(self, rt, *, snapshot: bool = False):
         self.rt = rt
         self.session: Session = rt.db.session()
         self.events: list[Event] = []
         self.controls: dict[str, tuple[str, int, int]] = {}
+        if snapshot and rt.db.is_sqlite:
+            self.session.execute(text("BEGIN IMMEDIATE"))
+        elif snapshot:
+            # Reset to the pool's default when the connection is returned.
+            self.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
     def __enter__(self) -> Work:
         return self

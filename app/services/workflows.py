@@ -31,7 +31,13 @@ def _name_taken(session: Session, name: str, lineage_id: str | None = None) -> b
     return session.execute(query.limit(1)).first() is not None
 
 
-def create_workflow(rt, body: dict[str, Any]) -> Workflow:
+def create_workflow(
+    rt,
+    body: dict[str, Any],
+    *,
+    template_id: str | None = None,
+    template_parameters: dict[str, Any] | None = None,
+) -> Workflow:
     definition = _definition(body)
     with rt.db.transaction() as session:
         dag = validate_definition(session, rt.settings, definition)
@@ -48,6 +54,8 @@ def create_workflow(rt, body: dict[str, Any]) -> Workflow:
             dialect=dag.dialect,
             status=body.get("status") or "active",
             is_latest=True,
+            template_id=template_id,
+            template_parameters=template_parameters,
         )
         session.add(workflow)
     return workflow
@@ -105,6 +113,8 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
                 dialect=dag.dialect,
                 status=body.get("status") or "active",
                 is_latest=True,
+                template_id=current.template_id,
+                template_parameters=current.template_parameters,
             )
             session.add(new)
             return new

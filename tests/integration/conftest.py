@@ -22,7 +22,16 @@ from app.migrate import upgrade
 from config.settings import Settings, normalise_database_url
 
 CI = os.environ.get("CI", "").lower() == "true"
-TABLES = ("events", "task_executions", "runs", "workflows", "agents")
+TABLES = (
+    "checkpoints",
+    "run_state",
+    "events",
+    "task_executions",
+    "runs",
+    "workflows",
+    "templates",
+    "agents",
+)
 
 
 def _require(condition: bool, message: str) -> None:

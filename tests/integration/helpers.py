@@ -40,6 +40,23 @@ def wait_for_run(client, run_id: str, timeout: float = 60, until=TERMINAL) -> di
         time.sleep(0.1)
 
 
+def wait_for_step(client, run_id: str, step_id: str, statuses: set[str], timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while True:
+        step = client.get(f"/api/v1/runs/{run_id}/steps/{step_id}").json
+        if step["status"] in statuses:
+            return step
+        assert time.monotonic() < deadline, f"{step_id} still {step['status']}"
+        time.sleep(0.05)
+
+
+def run_events(client, run_id: str) -> list[dict[str, Any]]:
+    """A run's stored events, in order (the first 100)."""
+    response = client.get(f"/api/v1/runs/{run_id}/events?page_size=100")
+    assert response.status_code == 200, response.json
+    return response.json["items"]
+
+
 def run_workflow(client, body: dict[str, Any], input_data=None, timeout: float = 60):
     workflow = create_workflow(client, body)
     run_id = execute(client, workflow["id"], input_data)

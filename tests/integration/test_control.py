@@ -15,19 +15,10 @@ from tests.integration.helpers import (
     sleep_chain,
     steps,
     wait_for_run,
+    wait_for_step,
 )
 
 STATUSES = {s.value for s in RunStatus}
-
-
-def wait_for_step(client, run_id: str, step_id: str, statuses: set[str], timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while True:
-        step = client.get(f"/api/v1/runs/{run_id}/steps/{step_id}").json
-        if step["status"] in statuses:
-            return step
-        assert time.monotonic() < deadline, f"{step_id} still {step['status']}"
-        time.sleep(0.05)
 
 
 def event_types(client, run_id: str) -> list[str]:

@@ -52,6 +52,8 @@ class ActionContext:
     should_stop: Callable[[], bool] = lambda: False
     task_name: str = ""
     emit: Emit = _discard
+    # Keys this action sets in the run's custom state; merged when the task completes.
+    state_updates: dict[str, Any] = field(default_factory=dict)
     _throttle: ProgressThrottle = field(default_factory=ProgressThrottle, init=False, repr=False)
     _progress_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
@@ -62,6 +64,11 @@ class ActionContext:
 
     def log(self, stream: str, text: str) -> None:
         self.logs[stream] = self.logs.get(stream, "") + text
+
+    def set_state(self, key: str, value: Any) -> None:
+        """Set ``key`` in the run's custom state (``${state.key}`` for later tasks). Written only
+        if the task completes, together with its result."""
+        self.state_updates[key] = value
 
     def report_progress(self, fraction: float, message: str | None = None) -> None:
         """Report how far along the action is (0..1, clamped) as a ``task_progress`` event.

@@ -37,8 +37,15 @@ def sleep(params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
     return {"slept": seconds}
 
 
+def set_state(params: dict[str, Any], ctx: ActionContext) -> dict[str, Any]:
+    """Set every key of the input in the run's custom state; the output is what was set."""
+    for key, value in params.items():
+        ctx.set_state(key, value)
+    return {"state": params}
+
+
 def fail(params: dict[str, Any], ctx: ActionContext) -> None:
     raise ActionError(str(params.get("message") or "Task failed (builtin.fail)"))
 
 
-CAPABILITIES = {"noop": noop, "echo": echo, "sleep": sleep, "fail": fail}
+CAPABILITIES = {"noop": noop, "echo": echo, "sleep": sleep, "fail": fail, "set_state": set_state}

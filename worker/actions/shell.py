@@ -4,11 +4,17 @@ Output: ``{stdout, stderr, exit_code, result}`` where ``result`` is stdout strip
 is a failure; a timeout or a cancelled run terminates the whole process group (SIGTERM, then
 SIGKILL). While the command runs, its lines are streamed as ``step_output`` events and its
 ``::progress`` lines become ``task_progress`` events (shapes, limits: ``worker.actions.streams``).
+
+A stdout line ``::state key=value`` sets ``key`` in the run's custom state when the command
+succeeds (``value`` is parsed as JSON when it is JSON, else kept as text), so later tasks read it as
+``${state.key}``.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -20,6 +26,7 @@ from worker.actions import ActionCancelled, ActionContext, ActionError
 from worker.actions.streams import CommandOutput
 
 KILL_GRACE_SECONDS = 3.0
+STATE_LINE = re.compile(r"^::state\s+([A-Za-z_][\w-]*)=(.*)$", re.MULTILINE)
 # How often a running command flushes its output as events and checks for a cancel or timeout.
 POLL_SECONDS = 0.1
 
@@ -99,7 +106,19 @@ def _run(
         raise ActionError(
             f"command exited with code {process.returncode}" + (f": {tail}" if tail else ""), output
         )
+    _set_state(stdout, ctx)
     return output
+
+
+def _set_state(stdout: str, ctx: ActionContext) -> None:
+    if "::state" not in stdout:
+        return
+    for key, raw in STATE_LINE.findall(stdout):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw.strip()
+        ctx.set_state(key, value)
 
 
 def _output(stdout: str, stderr: str, exit_code: int | None) -> dict[str, Any]:
