@@ -68,9 +68,20 @@ def snapshot(
             Run.options,
         ).where(Run.id == run_id)
     ).one()
-    rows = session.execute(
-        select(TaskExecution).where(TaskExecution.run_id == run_id).order_by(TaskExecution.position)
-    ).scalars()
+    rows = session.execute(  # not the logs: a checkpoint keeps what a restore needs
+        select(
+            TaskExecution.task_id,
+            TaskExecution.status,
+            TaskExecution.attempt,
+            TaskExecution.input_data,
+            TaskExecution.output_data,
+            TaskExecution.error_message,
+            TaskExecution.started_at,
+            TaskExecution.completed_at,
+        )
+        .where(TaskExecution.run_id == run_id)
+        .order_by(TaskExecution.position)
+    )
     tasks = {
         row.task_id: {
             "status": row.status,

@@ -3,18 +3,25 @@ restarts, automatic checkpoints, and runs that keep their own workflow version."
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from app import create_app
+import httpx
+
+from app.cli import api_argv, free_port, wait_for_port
 from tests.integration.api_support import assert_error
+from tests.integration.conftest import settings_env
 from tests.integration.helpers import (
     create_workflow,
     execute,
     run_events,
     sleep_chain,
     steps,
+    unique,
     wait_for_run,
     wait_for_step,
 )
@@ -107,40 +114,80 @@ def test_restore_after_a_failure_runs_only_what_the_checkpoint_had_not_done(live
     assert restored_event["data"]["restored_tasks"] == ["a", "b"]
 
 
-def test_a_checkpoint_survives_restarting_the_api_and_the_worker(live, settings, tmp_path):
+@contextmanager
+def api_server(settings, log_path: Path, queue: str) -> Iterator[httpx.Client]:
+    """The API as it runs in production: gunicorn in its own processes, sending to ``queue``."""
+    port = free_port()
+    env = {**settings_env(settings), "HARMONIA_QUEUE": queue}
+    with open(log_path, "a") as out:
+        process = subprocess.Popen(
+            api_argv(settings.with_(port=port)), env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        assert wait_for_port("127.0.0.1", port, timeout=30), log_path.read_text()[-3000:]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            yield client
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def http_wait(client: httpx.Client, path: str, done, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(path).json()
+        if done(body):
+            return body
+        assert time.monotonic() < deadline, f"{path}: still {body}"
+        time.sleep(0.1)
+
+
+def test_a_checkpoint_survives_restarting_the_api_and_the_worker(client, settings, tmp_path):
     """The checkpoint lives in the database: a new API process and a new worker restore it."""
-    queue = "restartable"
+    queue = "restartable"  # this test's API processes and workers only: nothing else runs it
+    own = settings.with_(default_queue=queue)
     log, go, fixed = tmp_path / "effects.log", tmp_path / "go", tmp_path / "fixed"
     fixed.touch()
-    own = settings.with_(default_queue=queue)
     worker = start_worker(own, tmp_path / "worker.log")
     try:
-        workflow = create_workflow(live, gated_workflow(log, go, fixed, queue=queue))
-        run_id = execute(live, workflow["id"])
-        wait_for_step(live, run_id, "gate", {"RUNNING"}, timeout=60)
-        snap = checkpoint(live, run_id, name="survivor")
-        cancelled = live.post(f"/api/v1/runs/{run_id}/cancel", json={"reason": "restart"})
-        assert cancelled.status_code == 200, cancelled.json
-        assert wait_for_run(live, run_id)["status"] == "CANCELLED"
+        with api_server(settings, tmp_path / "api.log", queue) as api:
+            created = api.post(
+                "/api/v1/workflows", json={"name": unique("wf"), **gated_workflow(log, go, fixed)}
+            )
+            assert created.status_code == 201, created.json()
+            started = api.post(f"/api/v1/workflows/{created.json()['id']}/execute", json={})
+            run_id = started.json()["run_id"]
+            http_wait(api, f"/api/v1/runs/{run_id}/steps/gate", lambda s: s["status"] == "RUNNING")
+            snap = api.post(f"/api/v1/runs/{run_id}/checkpoints", json={"name": "survivor"})
+            assert snap.status_code == 201, snap.json()
+            snap = snap.json()
+            assert api.post(f"/api/v1/runs/{run_id}/cancel", json={}).status_code == 200
+            http_wait(api, f"/api/v1/runs/{run_id}", lambda r: r["status"] == "CANCELLED")
     finally:
         stop_worker(worker)
 
-    api = create_app(settings)  # a new API process: its own engine, Redis client and Celery app
+    worker = start_worker(own, tmp_path / "worker.log")  # both come back, as after a reboot
     try:
-        client = api.test_client()
-        again = client.get(f"/api/v1/checkpoints/{snap['id']}")
-        assert again.status_code == 200
-        assert again.json["task_states"] == snap["task_states"]
-        worker = start_worker(own, tmp_path / "worker.log")
-        try:
+        with api_server(settings, tmp_path / "api.log", queue) as api:
+            again = api.get(f"/api/v1/checkpoints/{snap['id']}")
+            assert again.status_code == 200
+            assert again.json()["task_states"] == snap["task_states"]
             go.touch()
-            restored = restore(client, snap["id"])
-            run = wait_for_run(client, restored["id"], timeout=90)
+            restored = api.post(f"/api/v1/checkpoints/{snap['id']}/restore", json={})
+            assert restored.status_code == 201, restored.json()
+            run = http_wait(
+                api,
+                f"/api/v1/runs/{restored.json()['id']}",
+                lambda r: r["status"] in ("COMPLETED", "FAILED", "CANCELLED"),
+                timeout=90,
+            )
             assert run["status"] == "COMPLETED", run
-        finally:
-            stop_worker(worker)
     finally:
-        api.extensions["harmonia"].close()
+        stop_worker(worker)
     assert lines(log).count("a") == 1 and lines(log).count("b") == 1
     assert lines(log).count("c") == 1  # only the restored run got that far
 
