@@ -8,6 +8,7 @@ COPY app ./app
 COPY worker ./worker
 COPY config ./config
 COPY migrations ./migrations
+COPY examples ./examples
 RUN pip install --no-cache-dir . && useradd --system --home /srv/harmonia harmonia
 USER harmonia
 EXPOSE 8002

@@ -23,12 +23,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check app worker config tests bench
-	$(BIN)/ruff format --check app worker config tests bench
+	$(BIN)/ruff check app worker config tests bench examples
+	$(BIN)/ruff format --check app worker config tests bench examples
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix app worker config tests bench
-	$(BIN)/ruff format app worker config tests bench
+	$(BIN)/ruff check --fix app worker config tests bench examples
+	$(BIN)/ruff format app worker config tests bench examples
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -334,10 +334,7 @@ def _agent(session, task: Task) -> dict[str, Any] | None:
     agent = session.execute(select(Agent).where(Agent.name == name)).scalar_one_or_none()
     if agent is None:
         return None
-    return {
-        key: getattr(agent, key)
-        for key in ("name", "url", "auth_type", "auth_config", "timeout_ms", "retry_config")
-    }
+    return agent.call_context()
 
 
 def _stop_checker(rt, run_id: str):
@@ -393,9 +390,9 @@ def _run_claimed(
     checkpoint_every: int | None = None,
 ) -> str:
     settings = rt.settings
-    timeout = (
-        task.timeout or (agent or {}).get("timeout_ms", 0) / 1000 or settings.default_task_timeout
-    )
+    # An agent step bounds each attempt by the agent's timeout_ms itself; the step as a whole
+    # (with its retries) by the task's timeout.
+    timeout = task.timeout or settings.default_task_timeout
     ctx = ActionContext(
         run_id=run_id,
         task_id=task.id,

@@ -34,3 +34,25 @@ class Agent(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def auth_headers(self) -> dict[str, str]:
+        """What authenticates Harmonia to the agent: ``bearer`` → ``Authorization``, ``apikey`` →
+        ``X-API-Key`` (or ``auth_config.header``)."""
+        config = self.auth_config or {}
+        if self.auth_type == "bearer" and config.get("token"):
+            return {"Authorization": f"Bearer {config['token']}"}
+        key = config.get("key") or config.get("api_key")
+        if self.auth_type == "apikey" and key:
+            return {config.get("header") or "X-API-Key": str(key)}
+        return {}
+
+    def call_context(self) -> dict[str, Any]:
+        """What the ``agent.call`` action needs to reach this agent. The credentials travel only
+        as ready-made headers, so the context can be passed around without exposing them."""
+        return {
+            "name": self.name,
+            "url": self.url,
+            "headers": self.auth_headers(),
+            "timeout_ms": self.timeout_ms,
+            "retry_config": self.retry_config,
+        }

@@ -97,16 +97,6 @@ def list_agents(
     return paginate(session, query.order_by(Agent.created_at.desc(), Agent.id), page, page_size)
 
 
-def auth_headers(agent: Agent) -> dict[str, str]:
-    config = agent.auth_config or {}
-    if agent.auth_type == "bearer" and config.get("token"):
-        return {"Authorization": f"Bearer {config['token']}"}
-    if agent.auth_type == "apikey" and (config.get("key") or config.get("api_key")):
-        header = config.get("header") or "X-API-Key"
-        return {header: str(config.get("key") or config.get("api_key"))}
-    return {}
-
-
 def check_agent_health(rt, agent_id: str) -> dict[str, Any]:
     """Call the agent's ``/health`` with its auth and timeout; seed 002's answer shape."""
     with rt.db.transaction() as session:
@@ -114,7 +104,7 @@ def check_agent_health(rt, agent_id: str) -> dict[str, Any]:
     url = agent.url.rstrip("/") + "/health"
     started = time.perf_counter()
     try:
-        response = httpx.get(url, headers=auth_headers(agent), timeout=agent.timeout_ms / 1000)
+        response = httpx.get(url, headers=agent.auth_headers(), timeout=agent.timeout_ms / 1000)
     except httpx.TimeoutException:
         return _health(False, None, None, f"Connection timeout after {agent.timeout_ms}ms")
     except httpx.HTTPError as exc:

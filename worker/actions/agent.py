@@ -1,164 +1,181 @@
-"""``agent.call``: run a step on a registered agent over A2A (JSON-RPC ``message/send``).
+"""``agent.call``: run a step on a registered agent over A2A (seed 002 agents, DESIGN §5).
 
-The agent card (``/.well-known/agent-card.json``, else ``/.well-known/agent.json``) gives the
-endpoint; the step's resolved input is sent as one data part; a returned task is polled with
-``tasks/get`` until it is final. A completed answer maps to the step output: one data part's
-object as-is; a text part as ``{"text": ...}`` (or the parsed object when it is JSON); several
-parts merge data objects key by key and join texts. Transport failures are retried with the
-agent's ``retry_config`` (delay = initial × multiplier^n, capped at max).
+1. Discover the agent card (``/.well-known/agent-card.json``, else the older
+   ``/.well-known/agent.json``) and pick the protocol: 1.0 when the card offers a 1.0 JSON-RPC
+   interface, else 0.3 (``worker.actions.a2a_wire`` has both wire formats).
+2. Send the step's resolved input as one message without blocking, then poll the returned task
+   until it is final. Completed → the step output (``a2a_wire.parts_output``); failed, rejected or
+   canceled → a step failure with the agent's message; input-required → a failure that says so.
+3. Each attempt is bounded by the agent's ``timeout_ms``. Attempts that fail for a transient
+   reason (the agent unreachable, an HTTP 5xx or 429, a JSON-RPC server error, a timeout) are
+   retried per its ``retry_config``, exactly as seed 002 defines it: at most ``max_retries``
+   retries; the first after ``initial_delay_ms``, each next one ``backoff_multiplier`` times
+   longer, never longer than ``max_delay_ms``. The agent's own verdicts are not retried.
+4. Cancelling the run cancels the agent's task (``tasks/cancel`` / ``CancelTask``).
+
+Credentials come in ``ctx.agent["headers"]``; they are sent to the agent and never logged.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
+from contextlib import suppress
 from typing import Any
 
 import httpx
 
-from worker.actions import ActionContext, ActionError
+from worker.actions import ActionCancelled, ActionContext, ActionError
+from worker.actions.a2a_wire import (
+    CARD_PATHS,
+    FINAL_BAD,
+    NEEDS_INPUT,
+    Dialect,
+    Reply,
+    dialect_from_card,
+)
 
-FINAL_OK = {"completed"}
-FINAL_BAD = {"failed", "rejected", "canceled", "cancelled"}
-NEEDS_INPUT = {"input-required", "auth-required"}
-CARD_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
-
-
-def _headers(agent: dict[str, Any]) -> dict[str, str]:
-    config = agent.get("auth_config") or {}
-    if agent.get("auth_type") == "bearer" and config.get("token"):
-        return {"Authorization": f"Bearer {config['token']}"}
-    if agent.get("auth_type") == "apikey" and (config.get("key") or config.get("api_key")):
-        return {config.get("header") or "X-API-Key": str(config.get("key") or config["api_key"])}
-    return {}
+POLL_SECONDS = 0.2
+CANCEL_TIMEOUT = 5.0
 
 
-def _endpoint(client: httpx.Client, base: str) -> str:
-    for path in CARD_PATHS:
-        try:
-            response = client.get(base.rstrip("/") + path)
-        except httpx.HTTPError:
-            break
-        if response.status_code == 200:
-            try:
-                return response.json().get("url") or base
-            except ValueError:
-                return base
-    return base
-
-
-def _rpc(client: httpx.Client, url: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
-    body = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": method, "params": params}
-    response = client.post(url, json=body)
-    if response.status_code >= 500:
-        raise httpx.HTTPStatusError("server error", request=response.request, response=response)
-    if response.status_code >= 400:
-        raise ActionError(f"agent answered HTTP {response.status_code}", retryable=False)
-    payload = response.json()
-    if payload.get("error"):
-        raise ActionError(
-            f"agent error: {payload['error'].get('message', payload['error'])}", retryable=False
-        )
-    return payload.get("result") or {}
-
-
-def _parts_output(parts: list[dict[str, Any]]) -> Any:
-    data: dict[str, Any] = {}
-    texts: list[str] = []
-    for part in parts:
-        kind = part.get("kind") or part.get("type")
-        if kind == "data" and isinstance(part.get("data"), dict):
-            data.update(part["data"])
-        elif kind == "text" or "text" in part:
-            texts.append(part.get("text", ""))
-    if len(parts) == 1 and texts:
-        try:
-            parsed = json.loads(texts[0])
-            return parsed if isinstance(parsed, dict) else {"text": texts[0]}
-        except ValueError:
-            return {"text": texts[0]}
-    if texts:
-        data.setdefault("text", "\n".join(texts))
-    return data
-
-
-def _answer(result: dict[str, Any]) -> Any:
-    if result.get("kind") == "message" or "parts" in result:
-        return _parts_output(result.get("parts") or [])
-    parts: list[dict[str, Any]] = []
-    for artifact in result.get("artifacts") or []:
-        parts.extend(artifact.get("parts") or [])
-    if not parts:
-        message = (result.get("status") or {}).get("message") or {}
-        parts = message.get("parts") or []
-    return _parts_output(parts)
-
-
-def _status_text(result: dict[str, Any]) -> str:
-    message = (result.get("status") or {}).get("message") or {}
-    texts = [p.get("text", "") for p in message.get("parts") or [] if "text" in p]
-    return " ".join(texts).strip()
+class Transient(Exception):
+    """A failure worth another attempt (the retry_config decides whether there is one)."""
 
 
 def call(params: Any, ctx: ActionContext) -> Any:
     agent = ctx.agent or {}
+    name = agent.get("name") or "agent"
     retry = agent.get("retry_config") or {}
-    timeout = min(agent.get("timeout_ms", 30000) / 1000, ctx.timeout)
     attempts = int(retry.get("max_retries", 3)) + 1
-    delay = retry.get("initial_delay_ms", 1000) / 1000
-    for attempt in range(attempts):
+    started = time.monotonic()
+    for attempt in range(1, attempts + 1):
         try:
-            return _call_once(agent, params, ctx, timeout)
-        except httpx.TimeoutException as exc:
-            error: Exception = ActionError(
-                f"agent '{agent.get('name')}' timed out after {timeout * 1000:.0f}ms"
-            )
-            error.__cause__ = exc
-        except httpx.HTTPError as exc:
-            error = ActionError(f"agent '{agent.get('name')}' unreachable: {exc}")
-        if attempt + 1 < attempts:
-            time.sleep(delay)
-            delay = min(
-                delay * float(retry.get("backoff_multiplier", 2.0)),
-                retry.get("max_delay_ms", 30000) / 1000,
-            )
-    raise error
+            return _attempt(agent, params, ctx, started)
+        except Transient as exc:
+            if attempt == attempts or time.monotonic() - started >= ctx.timeout:
+                raise ActionError(
+                    f"agent '{name}' failed after {attempt} attempt(s): {exc}"
+                ) from None
+            delay = retry_delay(retry, attempt)
+            ctx.log("stderr", f"attempt {attempt} failed: {exc}; retrying in {delay:g}s\n")
+            _sleep(delay, ctx)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
-def _call_once(agent: dict[str, Any], params: Any, ctx: ActionContext, timeout: float) -> Any:
-    deadline = time.monotonic() + ctx.timeout
-    with httpx.Client(timeout=timeout, headers=_headers(agent)) as client:
-        url = _endpoint(client, agent["url"])
-        part = (
-            {"kind": "data", "data": params}
-            if isinstance(params, dict)
-            else {"kind": "text", "text": params if isinstance(params, str) else json.dumps(params)}
+def retry_delay(retry: dict[str, Any], retries_done: int) -> float:
+    """Seconds before retry number ``retries_done`` (1 for the first retry)."""
+    initial = float(retry.get("initial_delay_ms", 1000))
+    multiplier = float(retry.get("backoff_multiplier", 2.0))
+    cap = float(retry.get("max_delay_ms", 30000))
+    return min(initial * multiplier ** (retries_done - 1), cap) / 1000
+
+
+def _sleep(seconds: float, ctx: ActionContext) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        if ctx.should_stop():
+            raise ActionCancelled("cancelled with the run while waiting to retry the agent")
+        time.sleep(min(left, 0.1))
+
+
+def _attempt(agent: dict[str, Any], params: Any, ctx: ActionContext, started: float) -> Any:
+    name = agent.get("name") or "agent"
+    timeout_ms = int(agent.get("timeout_ms") or 30000)
+    budget = min(timeout_ms / 1000, max(ctx.timeout - (time.monotonic() - started), 0.001))
+    deadline = time.monotonic() + budget
+    with httpx.Client(timeout=budget, headers=agent.get("headers") or {}) as client:
+        try:
+            dialect = _discover(client, agent["url"])
+            reply = _rpc(client, dialect, "send", dialect.send_params(params))
+            while not reply.finished:
+                if ctx.should_stop():
+                    _cancel(client, dialect, reply)
+                    raise ActionCancelled(
+                        f"cancelled with the run; the agent's task {reply.task_id} was cancelled"
+                    )
+                if time.monotonic() >= deadline:
+                    _cancel(client, dialect, reply)
+                    raise Transient(f"no final answer within {timeout_ms} ms (timeout_ms)")
+                time.sleep(POLL_SECONDS)
+                reply = _rpc(client, dialect, "get", dialect.task_params(reply.task_id or ""))
+        except httpx.TimeoutException:
+            raise Transient(f"no answer within {timeout_ms} ms (timeout_ms)") from None
+        except httpx.TransportError as exc:
+            raise Transient(f"unreachable at {agent['url']}: {exc.__class__.__name__}") from None
+    return _outcome(name, reply)
+
+
+def _outcome(name: str, reply: Reply) -> Any:
+    detail = reply.status_text or "no message"
+    if reply.state in FINAL_BAD:
+        raise ActionError(f"agent '{name}' task {reply.state}: {detail}", retryable=False)
+    if reply.state in NEEDS_INPUT:
+        raise ActionError(
+            f"agent '{name}' needs more input ({reply.state}), which a workflow step cannot "
+            f"give: {detail}",
+            retryable=False,
         )
-        message = {
-            "role": "user",
-            "parts": [part],
-            "messageId": str(uuid.uuid4()),
-            "kind": "message",
-        }
-        result = _rpc(client, url, "message/send", {"message": message})
-        while True:
-            state = (result.get("status") or {}).get("state")
-            if result.get("kind") == "message" or state in FINAL_OK or state is None:
-                return _answer(result)
-            if state in FINAL_BAD:
-                raise ActionError(
-                    f"agent task {state}: {_status_text(result) or 'no message'}", retryable=False
-                )
-            if state in NEEDS_INPUT:
-                raise ActionError(
-                    f"agent needs more input ({state}): {_status_text(result) or 'no message'}",
-                    retryable=False,
-                )
-            if time.monotonic() > deadline:
-                raise ActionError(f"agent task did not finish within {ctx.timeout:g}s")
-            time.sleep(0.2)
-            result = _rpc(client, url, "tasks/get", {"id": result.get("id")})
+    return reply.output()
+
+
+def _discover(client: httpx.Client, base: str) -> Dialect:
+    for path in CARD_PATHS:
+        response = client.get(base.rstrip("/") + path)
+        if response.status_code == 200:
+            try:
+                return dialect_from_card(response.json(), base)
+            except ValueError:
+                break
+        if response.status_code >= 500:
+            raise Transient(f"agent card answered HTTP {response.status_code}")
+    return Dialect("0.3", base)  # no card: speak the older protocol at the registered URL
+
+
+def _rpc(client: httpx.Client, dialect: Dialect, method: str, params: dict[str, Any]) -> Reply:
+    body = {
+        "jsonrpc": "2.0",
+        "id": str(uuid.uuid4()),
+        "method": dialect.method(method),
+        "params": params,
+    }
+    response = client.post(dialect.url, json=body, headers=dialect.headers)
+    if response.status_code >= 500 or response.status_code == 429:
+        raise Transient(f"HTTP {response.status_code}")
+    if response.status_code >= 400:
+        raise ActionError(f"agent answered HTTP {response.status_code}", retryable=False)
+    try:
+        payload = response.json()
+    except ValueError:
+        raise ActionError(
+            "agent answered with something that is not JSON", retryable=False
+        ) from None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if error:
+        code = error.get("code") if isinstance(error, dict) else None
+        message = error.get("message", error) if isinstance(error, dict) else error
+        if isinstance(code, int) and (code == -32603 or -32099 <= code <= -32000):
+            raise Transient(f"agent error {code}: {message}")
+        raise ActionError(f"agent error {code}: {message}", retryable=False)
+    return dialect.reply(payload.get("result") if isinstance(payload, dict) else None)
+
+
+def _cancel(client: httpx.Client, dialect: Dialect, reply: Reply) -> None:
+    """Best effort: the run is over either way, but the agent should stop working for it."""
+    if not reply.task_id:
+        return
+    with suppress(httpx.HTTPError):
+        client.post(
+            dialect.url,
+            json={
+                "jsonrpc": "2.0",
+                "id": str(uuid.uuid4()),
+                "method": dialect.method("cancel"),
+                "params": dialect.task_params(reply.task_id),
+            },
+            headers=dialect.headers,
+            timeout=CANCEL_TIMEOUT,
+        )
 
 
 CAPABILITIES = {"call": call}
