@@ -68,6 +68,39 @@ _HTTP_BODY = {
 }
 
 
+# mcp: the server is either a command to start (stdio) or the URL of a running server
+# (streamable HTTP); worker/actions/mcp.py accepts exactly these two shapes.
+_MCP_STDIO = _obj(
+    {
+        "command": {**_STR, "minLength": 1, "description": "Executable that starts the server"},
+        "args": {"type": "array", "items": _STR, "description": "Its arguments"},
+        "env": {
+            **_ENV,
+            "description": "Extra environment variables (the server inherits only HOME, PATH, "
+            "LOGNAME, SHELL, TERM and USER otherwise)",
+        },
+        "cwd": {**_STR, "description": "The server's working directory"},
+    },
+    ["command"],
+)
+_MCP_HTTP = _obj(
+    {
+        "url": {
+            **_STR,
+            "pattern": "^https?://",
+            "description": "Streamable HTTP endpoint, e.g. http://127.0.0.1:8765/mcp",
+        },
+        "headers": {"type": "object", "additionalProperties": _STR},
+    },
+    ["url"],
+)
+_MCP_SERVER = {
+    "description": "How to reach the MCP server: a command (stdio) or a URL (streamable HTTP)",
+    "oneOf": [_MCP_STDIO, _MCP_HTTP],
+}
+_MCP_TIMEOUT = {**_TIMEOUT, "description": "Timeout in seconds (at most the task's timeout)"}
+
+
 def _cap(id_: str, name: str, description: str, schema: dict[str, Any]) -> Capability:
     return Capability(id_, name, description, schema)
 
@@ -166,9 +199,51 @@ INTEGRATIONS: dict[str, Integration] = {
             ),
         },
     ),
+    "mcp": Integration(
+        "mcp",
+        "MCP",
+        "Call tools on Model Context Protocol servers (stdio or streamable HTTP)",
+        {
+            "call_tool": _cap(
+                "call_tool",
+                "Call Tool",
+                "Call one tool; the output is its structuredContent, else its content mapped "
+                "to {text} or {content: [...]}",
+                _obj(
+                    {
+                        "server": _MCP_SERVER,
+                        "tool": {**_STR, "minLength": 1, "description": "The tool's name"},
+                        "arguments": {
+                            "type": "object",
+                            "default": {},
+                            "description": "The tool's arguments",
+                        },
+                        "timeout": _MCP_TIMEOUT,
+                    },
+                    ["server", "tool"],
+                ),
+            ),
+            "list_tools": _cap(
+                "list_tools",
+                "List Tools",
+                "List the server's tools: {tools: [{name, description, input_schema}]}",
+                _obj({"server": _MCP_SERVER, "timeout": _MCP_TIMEOUT}, ["server"]),
+            ),
+        },
+    ),
 }
 
 
 def find_capability(integration: str, capability: str) -> Capability | None:
     found = INTEGRATIONS.get(integration)
     return found.capabilities.get(capability) if found else None
+
+
+def starts_a_command(integration: str, params: Any) -> bool:
+    """Whether a call runs a program of the caller's choosing on the worker: any ``cli``
+    capability, and an ``mcp`` server given as a command (stdio) rather than a URL. These are
+    what ``HARMONIA_ENABLE_SHELL=false`` refuses."""
+    if integration == "cli":
+        return True
+    server = params.get("server") if isinstance(params, dict) else None
+    return integration == "mcp" and isinstance(server, dict) and "command" in server

@@ -13,7 +13,7 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.exceptions import ValidationError as SchemaValidationError
 
 from app.engine import expressions
-from app.engine.catalogue import INTEGRATIONS, find_capability
+from app.engine.catalogue import INTEGRATIONS, find_capability, starts_a_command
 from app.engine.dag import Dag
 from app.engine.dialects import Problem, normalise
 from app.engine.graph import ancestor_bits, find_cycle, topological_order
@@ -147,10 +147,11 @@ def _check_action(task, catalogue: Catalogue, limits: Limits) -> list[Problem]:
                 "unknown",
             )
         ]
-    if integration == "cli" and not limits.enable_shell:
+    if not limits.enable_shell and starts_a_command(integration, task.input):
+        field = f"{where}.component" if integration == "cli" else f"{where}.input.server.command"
         return [
             Problem(
-                f"{where}.component",
+                field,
                 "shell tasks are disabled on this server (HARMONIA_ENABLE_SHELL=false)",
                 "forbidden",
             )

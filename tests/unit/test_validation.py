@@ -193,7 +193,7 @@ ACTION_PROBLEMS = {
     "unknown-component": (
         {"component": "nosuch", "action": "x"},
         "component",
-        "unknown component 'nosuch' (built-in: agent, api, builtin, cli; or the name of a "
+        "unknown component 'nosuch' (built-in: agent, api, builtin, cli, mcp; or the name of a "
         "registered agent)",
     ),
     "inactive-agent-component": (
@@ -303,6 +303,21 @@ def test_shell_can_be_disabled(spec):
     message = "shell tasks are disabled on this server (HARMONIA_ENABLE_SHELL=false)"
     assert problems(doc, Limits(enable_shell=False)) == [("tasks.t.component", message)]
     assert "t" in load_definition(doc, CATALOGUE, Limits(enable_shell=True)).tasks
+
+
+def test_disabling_the_shell_also_refuses_mcp_servers_started_as_commands():
+    local = {"command": "python", "args": ["server.py"]}
+    doc = {
+        "tasks": {
+            "t": {"action": "mcp.call_tool", "input": {"server": local, "tool": "add"}},
+            "remote": {
+                "action": "mcp.call_tool",
+                "input": {"server": {"url": "http://127.0.0.1:9/mcp"}, "tool": "add"},
+            },
+        }
+    }
+    message = "shell tasks are disabled on this server (HARMONIA_ENABLE_SHELL=false)"
+    assert problems(doc, Limits(enable_shell=False)) == [("tasks.t.input.server.command", message)]
 
 
 def test_task_count_limit():

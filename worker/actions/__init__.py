@@ -93,13 +93,14 @@ class ActionContext:
 
 
 def _registry() -> dict[str, dict[str, Callable[..., Any]]]:
-    from worker.actions import agent, builtin, http, shell
+    from worker.actions import agent, builtin, http, mcp, shell
 
     return {
         "builtin": builtin.CAPABILITIES,
         "cli": shell.CAPABILITIES,
         "api": http.CAPABILITIES,
         "agent": agent.CAPABILITIES,
+        "mcp": mcp.CAPABILITIES,
     }
 
 
