@@ -7,7 +7,7 @@ from celery.exceptions import Ignore
 from celery.signals import worker_process_init
 
 from app.services import recovery
-from worker import execution, progression
+from worker import execution, invocation, progression
 from worker.runtime import get_runtime, reset_runtime
 
 
@@ -54,3 +54,10 @@ def finalize_run(run_id: str, generation: int) -> str:
 def sweep() -> dict:
     """The periodic recovery sweep (scheduled by Celery beat, see worker/celery_app.py)."""
     return recovery.sweep(get_runtime())
+
+
+@shared_task(name="harmonia.invoke", acks_late=True)
+def invoke(invocation_id: str) -> str:
+    """A direct invocation of one capability (``POST /api/v1/integrations/.../capabilities/...``).
+    Its time limits come with the message, from the invocation's own timeout."""
+    return invocation.run_invocation(get_runtime(), invocation_id)

@@ -4,6 +4,7 @@ from app.models.agent import DEFAULT_RETRY_CONFIG, Agent
 from app.models.base import Base
 from app.models.checkpoint import Checkpoint
 from app.models.event import Event
+from app.models.invocation import Invocation, InvocationStatus
 from app.models.run import Run, RunState, TaskExecution
 from app.models.status import RunStatus, TaskStatus
 from app.models.template import Template
@@ -15,6 +16,8 @@ __all__ = [
     "Checkpoint",
     "DEFAULT_RETRY_CONFIG",
     "Event",
+    "Invocation",
+    "InvocationStatus",
     "Run",
     "RunState",
     "RunStatus",

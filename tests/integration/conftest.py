@@ -23,6 +23,7 @@ from config.settings import Settings, normalise_database_url
 
 CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
+    "invocations",
     "checkpoints",
     "run_state",
     "events",
