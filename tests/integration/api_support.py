@@ -1,16 +1,23 @@
-"""Checks shared by the /api/v1 tests: seed 002's error body, timestamps, and a tiny HTTP server."""
+"""Shared by the /api/v1 tests: the error body, timestamps, a tiny HTTP server, agents."""
 
 from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from app.cli import wait_for_port
+
+REFERENCE_AGENT = Path(__file__).resolve().parents[2] / "examples" / "agents" / "reference_agent.py"
 
 ERROR_KEYS = {"error", "detail", "errors", "status_code", "timestamp", "path", "request_id"}
 
@@ -117,3 +124,26 @@ def http_server(routes: dict[str, tuple[int, Any]]) -> Iterator[Server]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def reference_agent(name: str, *options: str) -> Iterator[str]:
+    """The reference A2A agent (examples/agents) as its own process; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(REFERENCE_AGENT), "--port", str(port), "--name", name, *options],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert wait_for_port("127.0.0.1", port, timeout=20), f"{name} did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def register_agent(client, name: str, url: str, **fields) -> dict[str, Any]:
+    response = client.post("/api/v1/agents", json={"name": name, "url": url, **fields})
+    assert response.status_code == 201, response.json
+    return response.json

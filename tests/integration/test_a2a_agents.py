@@ -3,42 +3,13 @@ protocol versions, seed 002's walkthroughs, retries, timeouts, cancellation and 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 
-from app.cli import free_port, wait_for_port
+from app.cli import free_port
+from tests.integration.api_support import reference_agent, register_agent
 from tests.integration.helpers import execute, run_events, steps, wait_for_run, wait_for_step
-
-AGENT = Path(__file__).resolve().parents[2] / "examples" / "agents" / "reference_agent.py"
-
-
-@contextmanager
-def reference_agent(name: str, *options: str) -> Iterator[str]:
-    """The reference agent as its own process; yields its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(AGENT), "--port", str(port), "--name", name, *options],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_for_port("127.0.0.1", port, timeout=20), f"{name} did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def register(client, name: str, url: str, **fields) -> dict:
-    response = client.post("/api/v1/agents", json={"name": name, "url": url, **fields})
-    assert response.status_code == 201, response.json
-    return response.json
 
 
 def one_step(client, agent_name: str, mapping: dict | None = None) -> dict:
@@ -79,8 +50,8 @@ def test_seed_002_workflow_1_runs_across_two_agents(live):
             "DataTransformerAgent", "--skill", "transform", "--protocol", "0.3", "--legacy-card"
         ) as tr,
     ):
-        register(live, "DataExtractorAgent", ex, description="Extracts data")
-        register(live, "DataTransformerAgent", tr, description="Transforms raw data")
+        register_agent(live, "DataExtractorAgent", ex, description="Extracts data")
+        register_agent(live, "DataTransformerAgent", tr, description="Transforms raw data")
         created = live.post(
             "/api/v1/workflows",
             json={
@@ -124,8 +95,10 @@ def test_seed_002_workflow_1_runs_across_two_agents(live):
 
 def test_seed_002_workflow_5_reports_one_healthy_and_one_stopped_agent(live):
     with reference_agent("Alive", "--skill", "echo") as url:
-        alive = register(live, "Alive", url)
-        stopped = register(live, "Stopped", f"http://127.0.0.1:{free_port()}", timeout_ms=2000)
+        alive = register_agent(live, "Alive", url)
+        stopped = register_agent(
+            live, "Stopped", f"http://127.0.0.1:{free_port()}", timeout_ms=2000
+        )
         active = live.get("/api/v1/agents?status=active").json["items"]
         health = {a["name"]: live.get(f"/api/v1/agents/{a['id']}/health").json for a in active}
     assert set(health) == {"Alive", "Stopped"}
@@ -146,7 +119,7 @@ def test_a_failing_agent_is_retried_with_the_documented_spacing(live):
         "max_delay_ms": 1000,
     }
     with reference_agent("Flaky", "--skill", "echo", "--fail-first", "2") as url:
-        register(live, "Flaky", url, retry_config=retry)
+        register_agent(live, "Flaky", url, retry_config=retry)
         run = run_one_step(live, "Flaky", value=7)
         sends = calls(url, "SendMessage")
     assert run["status"] == "COMPLETED", run
@@ -169,7 +142,7 @@ def test_retry_delays_are_capped_and_retries_run_out(live):
         "max_delay_ms": 1000,
     }
     with reference_agent("Down", "--skill", "echo", "--fail-first", "99") as url:
-        register(live, "Down", url, retry_config=retry)
+        register_agent(live, "Down", url, retry_config=retry)
         run = run_one_step(live, "Down")
         sends = calls(url, "SendMessage")
     assert run["status"] == "FAILED"
@@ -184,7 +157,7 @@ def test_retry_delays_are_capped_and_retries_run_out(live):
 def test_an_agent_slower_than_timeout_ms_fails_the_step_clearly(live):
     no_retry = {"max_retries": 0}
     with reference_agent("Sluggish", "--skill", "echo", "--delay-ms", "4000") as url:
-        register(live, "Sluggish", url, timeout_ms=1000, retry_config=no_retry)
+        register_agent(live, "Sluggish", url, timeout_ms=1000, retry_config=no_retry)
         started = time.monotonic()
         run = run_one_step(live, "Sluggish")
         elapsed = time.monotonic() - started
@@ -198,7 +171,7 @@ def test_an_agent_slower_than_timeout_ms_fails_the_step_clearly(live):
 
 def test_a_task_that_outlives_timeout_ms_is_cancelled_at_the_agent(live):
     with reference_agent("Worker", "--skill", "slow", "--slow", "30") as url:
-        register(live, "Worker", url, timeout_ms=1000, retry_config={"max_retries": 0})
+        register_agent(live, "Worker", url, timeout_ms=1000, retry_config={"max_retries": 0})
         run = run_one_step(live, "Worker")
         cancels = calls(url, "CancelTask")
     assert run["status"] == "FAILED"
@@ -209,7 +182,7 @@ def test_a_task_that_outlives_timeout_ms_is_cancelled_at_the_agent(live):
 
 def test_cancelling_the_run_cancels_the_agents_task(live):
     with reference_agent("LongHaul", "--skill", "slow", "--slow", "60") as url:
-        register(live, "LongHaul", url, timeout_ms=120000)
+        register_agent(live, "LongHaul", url, timeout_ms=120000)
         workflow = one_step(live, "LongHaul")
         run_id = execute(live, workflow["id"], {"value": 1})
         wait_for_step(live, run_id, "call", {"RUNNING"})
@@ -231,8 +204,8 @@ def test_the_agents_own_verdicts_fail_the_step_without_retries(live):
         reference_agent("Grumpy", "--skill", "fail") as fail_url,
         reference_agent("Curious", "--skill", "ask", "--protocol", "0.3") as ask_url,
     ):
-        register(live, "Grumpy", fail_url)
-        register(live, "Curious", ask_url)
+        register_agent(live, "Grumpy", fail_url)
+        register_agent(live, "Curious", ask_url)
         failed = run_one_step(live, "Grumpy")
         asked = run_one_step(live, "Curious")
         assert len(calls(fail_url, "SendMessage")) == 1  # a verdict is not retried
@@ -254,9 +227,13 @@ def test_credentials_are_sent_and_never_shown(live):
         reference_agent("Keyed", "--api-key", key, "--protocol", "0.3") as key_url,
         reference_agent("Locked", "--token", "something-else") as locked_url,
     ):
-        register(live, "Guarded", bearer_url, auth_type="bearer", auth_config={"token": token})
-        created = register(live, "Keyed", key_url, auth_type="apikey", auth_config={"key": key})
-        register(live, "Locked", locked_url, auth_type="bearer", auth_config={"token": token})
+        register_agent(
+            live, "Guarded", bearer_url, auth_type="bearer", auth_config={"token": token}
+        )
+        created = register_agent(
+            live, "Keyed", key_url, auth_type="apikey", auth_config={"key": key}
+        )
+        register_agent(live, "Locked", locked_url, auth_type="bearer", auth_config={"token": token})
         ok = run_one_step(live, "Guarded", value="a")
         keyed = run_one_step(live, "Keyed", value="b")
         refused = run_one_step(live, "Locked")
@@ -278,7 +255,7 @@ def test_credentials_are_sent_and_never_shown(live):
 
 def test_a_component_naming_an_agent_and_text_answers(live):
     with reference_agent("Narrator", "--skill", "text") as url:
-        register(live, "Narrator", url)
+        register_agent(live, "Narrator", url)
         created = live.post(
             "/api/v1/workflows",
             json={

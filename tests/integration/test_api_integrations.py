@@ -9,21 +9,22 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from app import create_app
-from app.cli import free_port, wait_for_port
 from app.engine.catalogue import INTEGRATIONS
 from app.models import Invocation
 from app.runtime import Runtime
-from tests.integration.api_support import assert_error, problems, timestamp
+from tests.integration.api_support import (
+    assert_error,
+    problems,
+    reference_agent,
+    register_agent,
+    timestamp,
+)
 from worker.invocation import run_invocation
 
 BASE = "/api/v1/integrations"
@@ -42,7 +43,6 @@ INVOCATION_KEYS = {
     "completed_at",
     "duration_ms",
 }
-AGENT = Path(__file__).resolve().parents[2] / "examples" / "agents" / "reference_agent.py"
 
 
 def invoke(client, integration: str, capability: str, **body) -> dict:
@@ -342,28 +342,6 @@ def test_with_shell_disabled_commands_are_refused_and_cli_is_disabled(shell_off_
 
 
 # -- agents -------------------------------------------------------------------------------------
-
-
-@contextmanager
-def reference_agent(name: str, *options: str) -> Iterator[str]:
-    """The example A2A agent as its own process; yields its base URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(AGENT), "--port", str(port), "--name", name, *options],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_for_port("127.0.0.1", port, timeout=20), f"{name} did not start"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def register_agent(client, name: str, url: str, **fields) -> None:
-    response = client.post("/api/v1/agents", json={"name": name, "url": url, **fields})
-    assert response.status_code == 201, response.json
 
 
 def test_agent_call_names_the_agent_and_uses_its_credentials(live):
