@@ -17,14 +17,12 @@ API_DESCRIPTION = (
 
 
 def create_app(settings: Settings | None = None, runtime=None) -> Flask:
-    from flask_smorest import Api
-
     from app.api import register_blueprints
     from app.api.errors import register_error_handlers
 
     # Defines the flask-sock routes; they must exist before ``sock.init_app`` registers them.
     from app.events import websocket  # noqa: F401
-    from app.extensions import init_runtime, sock
+    from app.extensions import HarmoniaApi, init_runtime, sock
     from app.runtime import Runtime
 
     settings = settings or Settings.from_env()
@@ -47,7 +45,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     app.extensions["harmonia_hub"] = Hub(settings.redis_url)
     # Protocol-level pings keep idle WebSockets open through proxies.
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 20})
-    api = Api(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
+    api = HarmoniaApi(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     sock.init_app(app)
     register_error_handlers(app)
     register_blueprints(app, api)

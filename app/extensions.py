@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from flask import Flask, current_app
+from flask_smorest import Api
 from flask_sock import Sock
 
 from app.runtime import Runtime
+from app.schemas.common import ApiErrorSchema
 
 # One ``Api`` per app (built in ``create_app``): its OpenAPI spec is per app, so tests can build
 # several apps in one process.
 sock = Sock()
+
+
+class HarmoniaApi(Api):
+    """flask-smorest's Api, documenting the error body every response really has (``422`` and
+    the default error included), so the spec matches what clients receive."""
+
+    ERROR_SCHEMA = ApiErrorSchema
 
 
 def init_runtime(app: Flask, runtime: Runtime) -> None:

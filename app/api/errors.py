@@ -140,6 +140,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        response, status = _http_error(exc)
+        # Keep the exception's own headers (a 405's ``Allow``, a 429's ``Retry-After``).
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, status
+
+    def _http_error(exc: HTTPException):
         status = exc.code or 500
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages")

@@ -25,6 +25,8 @@ from app.models.status import RUN_TERMINAL
 # follows execution_completed for seed 000's clients).
 FINAL = {"workflow_completed", "execution_failed", "execution_cancelled"}
 REPLAY_PAGE = 500
+# Event ids are 64-bit: a client's larger "after" id means "after everything" (not a DB error).
+MAX_EVENT_ID = 2**63 - 1
 GLOBAL_REPLAY_LIMIT = 10_000
 
 
@@ -44,6 +46,7 @@ def _run_finished(rt, run_id: str) -> bool:
 
 
 def _past(rt, run_id: str | None, after: int) -> Iterator[Delivery]:
+    after = min(after, MAX_EVENT_ID)
     sent = 0
     while True:
         query = select(Event).where(Event.id > after).order_by(Event.id).limit(REPLAY_PAGE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.events.model import render_event
+from app.events.stream import MAX_EVENT_ID
 from app.schemas.common import PageArgs, PageSchema
 
 
@@ -34,12 +35,12 @@ class EventListArgs(PageArgs):
     run_id = fields.String()
     from_date = fields.AwareDateTime(default_timezone=None)
     to_date = fields.AwareDateTime(default_timezone=None)
-    after_event_id = fields.Integer(validate=validate.Range(min=0))
+    after_event_id = fields.Integer(validate=validate.Range(min=0, max=MAX_EVENT_ID))
 
 
 class RunEventListArgs(PageArgs):
     type = fields.String(validate=validate.Length(min=1, max=64))
-    after_event_id = fields.Integer(validate=validate.Range(min=0))
+    after_event_id = fields.Integer(validate=validate.Range(min=0, max=MAX_EVENT_ID))
 
 
 class EventPageSchema(PageSchema):

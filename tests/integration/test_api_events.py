@@ -69,3 +69,19 @@ def test_one_event_by_id_and_404s(live):
     assert live.get("/api/v1/runs/nope/events").status_code == 404
     bad = live.get("/api/v1/events?from_date=yesterday")
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "from_date"
+
+
+def test_an_event_id_beyond_64_bits_is_refused_not_crashed(client):
+    huge = 2**70
+    for path in ("/api/v1/events", "/api/v1/runs/nope/events"):
+        response = client.get(f"{path}?after_event_id={huge}")
+        assert response.status_code == 422, response.json
+        assert response.json["errors"][0]["field"] == "after_event_id"
+    assert client.get(f"/api/v1/events?after_event_id={2**63 - 1}").status_code == 200
+
+
+def test_an_unsupported_method_is_405_with_allow(client):
+    response = client.open("/api/v1/agents", method="TRACE")
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    assert response.json["status_code"] == 405
