@@ -171,9 +171,10 @@ def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
 
 def _reads_state(task: Task, task_input: Any) -> bool:
     """Whether the task's input or condition may read ``${state...}`` (only then is it loaded)."""
-    bodies = list(expressions.expressions_in(task_input))
-    if task.condition:
-        bodies.append(task.condition)
+    if task_input is task.input:
+        bodies: tuple[str, ...] | list[str] = task.expression_bodies
+    else:  # a rerun-from-step override: its own expressions, and the condition's
+        bodies = [*expressions.expressions_in(task_input), task.condition or ""]
     return any("state" in body for body in bodies)
 
 
@@ -299,11 +300,8 @@ def _claim(work: Work, rt, run_id: str, task_id: str, generation: int, retries: 
 
 
 def _tasks_read(task: Task, dag: Dag) -> set[str]:
-    bodies = list(expressions.expressions_in(task.input))
-    if task.condition:
-        bodies.append(expressions.condition_body(task.condition))
     found: set[str] = set()
-    for body in bodies:
+    for body in task.expression_bodies:
         found |= expressions.task_ids_read(body, dag.tasks)
     return found & set(dag.tasks)
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from app.engine import expressions
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,15 @@ class Task:
     metadata: dict[str, Any] = field(default_factory=dict)
     # Where this task came from in the user's document, for error paths ("steps.extract").
     path: str = ""
+
+    @cached_property
+    def expression_bodies(self) -> tuple[str, ...]:
+        """Every ``${...}`` body of the input, then the condition's. Computed once per task: a
+        worker keeps each DAG cached, and every execution of the task asks."""
+        bodies = list(expressions.expressions_in(self.input))
+        if self.condition:
+            bodies.append(expressions.condition_body(self.condition))
+        return tuple(bodies)
 
     @property
     def integration(self) -> str:

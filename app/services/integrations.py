@@ -24,7 +24,7 @@ from app.models import Agent, Invocation, InvocationStatus
 from app.models.base import utcnow
 from app.services.dispatch import HARD_LIMIT_GRACE
 from app.services.errors import InvalidRequest, NotFound
-from app.services.pagination import paginate
+from app.services.pagination import paginate, paginate_list
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +95,7 @@ def list_integrations(
         for item in (_summary(i, settings) for i in INTEGRATIONS.values())
         if (kind is None or item["type"] == kind) and (status is None or item["status"] == status)
     ]
-    start = (page - 1) * page_size
-    return {
-        "items": items[start : start + page_size],
-        "total": len(items),
-        "page": page,
-        "page_size": page_size,
-        "total_pages": (len(items) + page_size - 1) // page_size,
-    }
+    return paginate_list(items, page, page_size)
 
 
 def get_integration(settings, integration_id: str) -> dict[str, Any]:

@@ -19,8 +19,18 @@ def paginate(session: Session, query, page: int, page_size: int) -> dict[str, An
         if offset < total
         else []
     )
+    return _page(list(items), total, page, page_size)
+
+
+def paginate_list(items: list[Any], page: int, page_size: int) -> dict[str, Any]:
+    """The same page shape over items already in memory (e.g. the integration catalogue)."""
+    start = (page - 1) * page_size
+    return _page(items[start : start + page_size], len(items), page, page_size)
+
+
+def _page(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
     return {
-        "items": list(items),
+        "items": items,
         "total": total,
         "page": page,
         "page_size": page_size,
