@@ -65,6 +65,8 @@ class Settings:
     max_state_bytes: int = 256 * 1024
     max_request_bytes: int = 10 * 1024 * 1024
     max_tasks: int = 20_000
+    max_expression_length: int = 4096
+    max_json_depth: int = 64
     log_level: str = "INFO"
     # Recovery sweep (Celery beat): how often, when a never-sent run is resent, and how long a
     # run may make no progress, with nothing running on a live worker, before it is recovered.
@@ -97,6 +99,8 @@ class Settings:
             max_state_bytes=_int(get("HARMONIA_MAX_STATE_BYTES"), 256 * 1024),
             max_request_bytes=_int(get("HARMONIA_MAX_REQUEST_BYTES"), 10 * 1024 * 1024),
             max_tasks=_int(get("HARMONIA_MAX_TASKS"), 20_000),
+            max_expression_length=_int(get("HARMONIA_MAX_EXPRESSION_LENGTH"), 4096),
+            max_json_depth=_int(get("HARMONIA_MAX_JSON_DEPTH"), 64),
             log_level=get("HARMONIA_LOG_LEVEL") or "INFO",
             sweep_interval=_float(get("HARMONIA_SWEEP_INTERVAL"), 30.0),
             unsent_grace=_float(get("HARMONIA_UNSENT_GRACE"), 30.0),

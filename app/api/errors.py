@@ -12,6 +12,7 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.engine.validation import InvalidDefinition
+from app.extensions import runtime
 from app.services.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -66,24 +67,32 @@ def _flatten(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
     return out
 
 
-def _unstorable(value: Any) -> tuple[str, str] | None:
-    """``(field, message)`` for the first value no database can store: a NUL character
-    (Postgres text and JSONB reject it) or a non-finite number (NaN, Infinity, 1e400: not JSON)."""
-    stack: list[tuple[str, Any]] = [("", value)]
+def _unstorable(value: Any, max_depth: int) -> tuple[str, str, str] | None:
+    """``(field, message, type)`` for the first value no database can store: a NUL character
+    (Postgres text and JSONB reject it) or a non-finite number (NaN, Infinity, 1e400: not JSON);
+    or for the first object or list nested deeper than ``max_depth`` (the top level is 1), which
+    every later recursive walk (validation, expressions, serialisation) would have to survive."""
+    stack: list[tuple[str, Any, int]] = [("", value, 1)]
     while stack:  # iterative: the depth is the client's to choose
-        path, item = stack.pop()
+        path, item, depth = stack.pop()
         if isinstance(item, str) and "\x00" in item:
-            return path or "body", "must not contain NUL (\\u0000) characters"
+            return path or "body", "must not contain NUL (\\u0000) characters", "invalid"
         if isinstance(item, float) and not math.isfinite(item):
-            return path or "body", "must be a finite number (NaN and Infinity are not JSON)"
+            return (
+                path or "body",
+                "must be a finite number (NaN and Infinity are not JSON)",
+                "invalid",
+            )
+        if isinstance(item, dict | list) and depth > max_depth:
+            return path or "body", f"nested deeper than {max_depth} levels", "too_large"
         if isinstance(item, dict):
             for key, child in item.items():
                 where = f"{path}.{key}" if path else str(key)
                 if "\x00" in str(key):
-                    return where, "must not contain NUL (\\u0000) characters"
-                stack.append((where, child))
+                    return where, "must not contain NUL (\\u0000) characters", "invalid"
+                stack.append((where, child, depth + 1))
         elif isinstance(item, list):
-            stack.extend((f"{path}[{i}]", child) for i, child in enumerate(item))
+            stack.extend((f"{path}[{i}]", child, depth + 1) for i, child in enumerate(item))
     return None
 
 
@@ -92,13 +101,15 @@ def reject_unstorable_input():
     Postgres, silently different data on SQLite): NULs, non-finite numbers, absurd nesting."""
     if "\x00" in request.path:
         return error_response(404, "The requested URL contains a NUL character")
+    max_depth = runtime().settings.max_json_depth
     for name, value in request.args.items(multi=True):
-        problem = _unstorable({name: value})
+        problem = _unstorable({name: value}, max_depth)
         if problem:
+            field, message, kind = problem
             return error_response(
                 422,
-                f"Validation failed: {problem[0]}: {problem[1]}",
-                [{"field": problem[0], "message": problem[1], "type": "invalid"}],
+                f"Validation failed: {field}: {message}",
+                [{"field": field, "message": message, "type": kind}],
             )
     if not request.is_json:
         return None
@@ -106,13 +117,13 @@ def reject_unstorable_input():
         body = request.get_json(silent=True)
     except RecursionError:
         return error_response(400, "Malformed JSON body: nested too deeply")
-    problem = _unstorable(body)
+    problem = _unstorable(body, max_depth)
     if problem:
-        field, message = problem
+        field, message, kind = problem
         return error_response(
             400,
             f"Malformed JSON body: {field}: {message}",
-            [{"field": field, "message": message, "type": "invalid"}],
+            [{"field": field, "message": message, "type": kind}],
         )
     return None
 

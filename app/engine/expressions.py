@@ -26,7 +26,6 @@ _SEGMENT = r"[A-Za-z_][\w-]*"
 REFERENCE = re.compile(rf"^\s*{_SEGMENT}(?:\.[\w-]+|\[\d+\])*\s*$")
 _PATH_PART = re.compile(r"\.?([\w-]+)|\[(\d+)\]")
 ROOTS = ("workflow", "tasks", "variables", "state", "params", "steps")
-MAX_EXPRESSION_LENGTH = 2000
 MAX_SEQUENCE_PRODUCT = 1_000_000
 MAX_EXPONENT = 1000
 
@@ -105,8 +104,6 @@ def parse(body: str) -> nodes.Template:
 
 def check_expression(body: str) -> list[str]:
     """Syntax problems in one ``${...}`` body (empty list when it is fine)."""
-    if len(body) > MAX_EXPRESSION_LENGTH:
-        return [f"expression longer than {MAX_EXPRESSION_LENGTH} characters"]
     if not body.strip():
         return ["empty expression '${}'"]
     if REFERENCE.match(body):

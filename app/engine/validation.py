@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,8 @@ class InvalidInput(ValueError):
 class Limits:
     max_tasks: int = 20_000
     enable_shell: bool = True
+    # Longer ``${...}`` bodies are refused before they are parsed: parsing is the cost to avoid.
+    max_expression_length: int = 4096
 
 
 @dataclass
@@ -102,8 +104,8 @@ def validate(dag: Dag, catalogue: Catalogue, limits: Limits) -> list[Problem]:
             problems.append(Problem("tasks", "cycle: " + " → ".join(cycle), "cycle"))
     for task in dag.tasks.values():
         problems.extend(_check_action(task, catalogue, limits))
-    problems.extend(_check_expressions(dag, order))
-    problems.extend(_check_output_mapping(dag))
+    problems.extend(_check_expressions(dag, order, limits.max_expression_length))
+    problems.extend(_check_output_mapping(dag, limits.max_expression_length))
     problems.extend(_check_schema(dag))
     return problems
 
@@ -203,17 +205,51 @@ def _check_input_keys(task, schema: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
-def _check_expressions(dag: Dag, order: list[str]) -> list[Problem]:
+def _located(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Each ``${...}`` body in a (nested) value, with the field path of the string holding it."""
+    if isinstance(value, str):
+        for match in expressions.EXPR.finditer(value):
+            yield path, match.group(1)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _located(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _located(item, f"{path}[{index}]")
+
+
+def _condition_field(task) -> str:
+    """Where the user wrote the condition: ``metadata.condition`` is the fallback spelling."""
+    if task.metadata.get("condition") == task.condition:
+        return f"{task.path}.metadata.condition"
+    return f"{task.path}.condition"
+
+
+def _too_long(holder: str, body: str, limit: int) -> Problem | None:
+    if len(body) <= limit:
+        return None
+    return Problem(
+        holder, f"expression is {len(body)} characters, over the limit of {limit}", "too_large"
+    )
+
+
+def _check_expressions(dag: Dag, order: list[str], limit: int) -> list[Problem]:
     problems: list[Problem] = []
     known = set(dag.tasks)
     ancestors: dict[str, int] | None = None
     position = {tid: i for i, tid in enumerate(order)}
     for task in dag.tasks.values():
-        bodies = [("input", body) for body in expressions.expressions_in(task.input)]
+        # Other problems keep naming the whole input (as they always have); a too-long body is
+        # named by the exact string holding it, since it may be one string among hundreds.
+        input_field = f"{task.path}.input"
+        bodies = [(input_field, at, body) for at, body in _located(task.input, input_field)]
         if task.condition is not None:
-            bodies.append(("condition", expressions.condition_body(task.condition)))
-        for where, body in bodies:
-            field_path = f"{task.path}.{where}"
+            body = expressions.condition_body(task.condition)
+            bodies.append((f"{task.path}.condition", _condition_field(task), body))
+        for field_path, holder, body in bodies:
+            if too_long := _too_long(holder, body, limit):
+                problems.append(too_long)
+                continue
             syntax = expressions.check_expression(body)
             if syntax:
                 problems.extend(Problem(field_path, msg, "expression") for msg in syntax)
@@ -241,10 +277,13 @@ def _check_expressions(dag: Dag, order: list[str]) -> list[Problem]:
     return problems
 
 
-def _check_output_mapping(dag: Dag) -> list[Problem]:
+def _check_output_mapping(dag: Dag, limit: int) -> list[Problem]:
     """The run output may read any task (it is computed once every task has finished)."""
     problems: list[Problem] = []
-    for body in expressions.expressions_in(dag.output_mapping):
+    for holder, body in _located(dag.output_mapping, "output_mapping"):
+        if too_long := _too_long(holder, body, limit):
+            problems.append(too_long)
+            continue
         syntax = expressions.check_expression(body)
         if syntax:
             problems.extend(Problem("output_mapping", msg, "expression") for msg in syntax)

@@ -41,7 +41,11 @@ def catalogue_for(session: Session, aliases) -> Catalogue:
 
 
 def validate_definition(session: Session, settings, definition: dict[str, Any]) -> Dag:
-    limits = Limits(max_tasks=settings.max_tasks, enable_shell=settings.enable_shell)
+    limits = Limits(
+        max_tasks=settings.max_tasks,
+        enable_shell=settings.enable_shell,
+        max_expression_length=settings.max_expression_length,
+    )
     return load_definition(definition, catalogue_for(session, settings.component_aliases), limits)
 
 

@@ -109,6 +109,28 @@ def test_absurdly_nested_body_is_400(client, nothing_written):
     assert_error(response, 400, detail="nested too deeply")
 
 
+def nested(levels: int) -> dict:
+    """An object ``levels`` deep (``{}`` is one level)."""
+    value: dict = {}
+    for _ in range(levels - 1):
+        value = {"v": value}
+    return value
+
+
+def test_body_nested_deeper_than_the_limit_is_400_naming_where(client, settings, nothing_written):
+    limit = settings.max_json_depth
+    # The body is level 1, so variables nested ``limit`` deep make it one level too deep.
+    response = post_workflow(client, {"tasks": {"a": NOOP}, "variables": nested(limit)})
+    field = "variables" + ".v" * (limit - 1)
+    message = f"nested deeper than {limit} levels"
+    body = assert_error(
+        response, 400, field=field, detail=f"Malformed JSON body: {field}: {message}"
+    )
+    assert body["errors"] == [{"field": field, "message": message, "type": "too_large"}]
+    at_limit = {"name": "kept-deep", "tasks": {"a": NOOP}, "variables": nested(limit - 1)}
+    assert post_workflow(client, at_limit).status_code == 201
+
+
 def test_nul_in_path_or_query_is_a_clean_4xx(client, nothing_written):
     assert_error(client.get("/api/v1/workflows/a%00b"), 404)
     assert_error(
@@ -253,6 +275,18 @@ def test_definition_problem_names_its_field(client, nothing_written, definition,
     assert response.status_code in (400, 422), response.json
     assert_error(response, response.status_code, field=field)
     assert message in problems(response)[field]
+
+
+def test_over_long_expression_is_400_naming_its_field(client, settings, nothing_written):
+    limit = settings.max_expression_length
+    body = "tasks.a.output." + "x" * (limit + 1 - len("tasks.a.output."))
+    definition = tasks(a=noop(), b={**echo(["ok", "${" + body + "}"]), "depends_on": ["a"]})
+    response = post_workflow(client, definition)
+    message = f"expression is {limit + 1} characters, over the limit of {limit}"
+    assert_error(response, 400, field="tasks.b.input.v[1]")
+    assert response.json["errors"] == [
+        {"field": "tasks.b.input.v[1]", "message": message, "type": "too_large"}
+    ]
 
 
 def test_inactive_agent_is_rejected_like_an_unknown_one(client, nothing_written):

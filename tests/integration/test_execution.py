@@ -296,6 +296,30 @@ def test_nonzero_exit_fails_with_stderr(live):
     assert "exited with code 3: bad thing" in boom["error_message"]
 
 
+def test_output_and_log_caps_fail_the_task_and_keep_both_ends_of_stdout(live, settings):
+    # The session worker runs with the default caps (settings_env passes neither), so this prints
+    # just past them; a small cap would need a second worker process.
+    log_cap, output_cap = settings.max_log_bytes, settings.max_output_bytes
+    command = f"printf head; head -c {log_cap} /dev/zero | tr '\\0' x; printf tail"
+    run = run_workflow(
+        live,
+        {
+            "tasks": {
+                "loud": {
+                    "action": "cli.execute_command",
+                    "input": {"command": command, "shell": True},
+                }
+            }
+        },
+    )
+    assert run["status"] == "FAILED"
+    loud = live.get(f"/api/v1/runs/{run['run_id']}/steps/loud").json
+    assert loud["output_data"] is None
+    assert f"bytes, over the limit of {output_cap}" in loud["error_message"]
+    half = "x" * (log_cap // 2 - 4)
+    assert loud["stdout"] == f"head{half}\n… [8 characters truncated] …\n{half}tail"
+
+
 def test_input_schema_defaults_reach_tasks(live):
     workflow = create_workflow(
         live,
