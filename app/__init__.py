@@ -6,7 +6,7 @@ import time
 
 from flask import Flask
 
-from config.settings import Settings
+from config.settings import Settings, load_or_create_secret
 
 VERSION = "0.1.0"
 API_DESCRIPTION = (
@@ -18,7 +18,8 @@ API_DESCRIPTION = (
 
 def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     from app.api import register_blueprints
-    from app.api.errors import register_error_handlers
+    from app.api.errors import register_error_handlers, reject_unstorable_input
+    from app.api.security import init_security
 
     # Defines the flask-sock routes; they must exist before ``sock.init_app`` registers them.
     from app.events import websocket  # noqa: F401
@@ -26,6 +27,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     from app.runtime import Runtime
 
     settings = settings or Settings.from_env()
+    if not settings.secret_key:
+        settings = settings.with_(secret_key=load_or_create_secret(settings.home))
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -47,6 +50,8 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 20})
     api = HarmoniaApi(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     sock.init_app(app)
-    register_error_handlers(app)
-    register_blueprints(app, api)
+    register_error_handlers(app)  # first: every answer, refusals included, has a request id
+    limiter = init_security(app, settings)
+    app.before_request(reject_unstorable_input)
+    register_blueprints(app, api, limiter, settings)
     return app

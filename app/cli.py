@@ -188,6 +188,68 @@ def api() -> None:
     os.execv(argv[0], argv)
 
 
+def _runtime(settings: Settings):
+    from app.runtime import Runtime
+
+    return Runtime.build(settings)
+
+
+def _show_bootstrap_key(settings: Settings) -> None:
+    """First start with no HARMONIA_ADMIN_API_KEY and nobody to log in: make an admin key and
+    print it, this once (only its hash is stored)."""
+    from app.services.identity import ensure_bootstrap_key
+
+    rt = _runtime(settings)
+    try:
+        key = ensure_bootstrap_key(rt)
+    finally:
+        rt.close()
+    if key:
+        click.echo(
+            "\nAn admin API key was created for this server. It is shown this once; keep it:\n\n"
+            f"    HARMONIA_API_KEY={key}\n\n"
+            'Send it as "Authorization: Bearer <key>" (README "Security").\n'
+        )
+
+
+@main.command("create-api-key")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), default="viewer")
+def create_api_key(name: str, role: str) -> None:
+    """Create an API key and print it (once). Works on the database directly: the way back in
+    when no admin key is at hand."""
+    from app.services.identity import create_api_key as create
+
+    rt = _runtime(Settings.from_env())
+    try:
+        record, key = create(rt, name=name, role=role, created_by="harmonia create-api-key")
+    finally:
+        rt.close()
+    click.echo(f"API key '{record.name}' ({record.role}, id {record.id}):")
+    click.echo(key)
+
+
+@main.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["viewer", "operator", "admin"]), default="viewer")
+@click.password_option(help="The password (asked for when not given).")
+def create_user(username: str, role: str, password: str) -> None:
+    """Create a user who logs in with a password at POST /api/v1/auth/login."""
+    from app.services.errors import DomainError
+    from app.services.identity import create_user as create
+
+    if len(password) < 8:
+        raise click.BadParameter("must be at least 8 characters", param_hint="password")
+    rt = _runtime(Settings.from_env())
+    try:
+        user = create(rt, username=username, password=password, role=role)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        rt.close()
+    click.echo(f"user '{user.username}' ({user.role}, id {user.id}) created")
+
+
 @main.command()
 def dev() -> None:
     """Start everything on this machine: database, Redis, workers, beat (the recovery sweep) and
@@ -198,6 +260,9 @@ def dev() -> None:
     env = dict(os.environ)
     env["HARMONIA_HOME"] = str(settings.home.resolve())
     env.setdefault("HARMONIA_DATABASE_URL", settings.resolved_database_url)
+    # On this machine the API docs open without a key (the spec holds no data; every call made
+    # from Swagger UI still needs one). Set HARMONIA_PUBLIC_DOCS=false to close them.
+    env.setdefault("HARMONIA_PUBLIC_DOCS", "true")
     children: list[subprocess.Popen] = []
     redis_server = None
     if not settings.redis_url:
@@ -210,6 +275,7 @@ def dev() -> None:
 
     upgrade(settings.resolved_database_url)
     click.echo(f"database: {settings.resolved_database_url}")
+    _show_bootstrap_key(settings)
 
     stopping = False
 

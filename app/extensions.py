@@ -20,6 +20,22 @@ class HarmoniaApi(Api):
 
     ERROR_SCHEMA = ApiErrorSchema
 
+    def __init__(self, app: Flask, spec_kwargs: dict) -> None:
+        # Every operation needs one of these unless it says ``security: []`` (README "Security").
+        either = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+        super().__init__(app, spec_kwargs={**spec_kwargs, "security": either})
+        self.spec.components.security_scheme(
+            "bearerAuth",
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key, or a token from POST /api/v1/auth/login",
+            },
+        )
+        self.spec.components.security_scheme(
+            "apiKeyHeader", {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+        )
+
 
 def init_runtime(app: Flask, runtime: Runtime) -> None:
     app.extensions["harmonia"] = runtime

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import gc
 import os
+import secrets
 import signal
 import sys
 import traceback
@@ -117,7 +118,8 @@ def run(args: argparse.Namespace, services) -> dict[str, Any]:
         stack.callback(client.close)
         worker = Worker(services, args.concurrency, RESULTS / "worker.log")
         stack.callback(worker.stop)
-        app = create_app(settings)
+        key = "hmn_bench-" + secrets.token_urlsafe(16)  # the API answers only with a key
+        app = create_app(settings.with_(admin_api_key=key))
         rt = app.extensions["harmonia"]
         stack.callback(rt.close)
         events = redis.Redis.from_url(settings.redis_url, decode_responses=True)
@@ -126,7 +128,9 @@ def run(args: argparse.Namespace, services) -> dict[str, Any]:
         stack.callback(lambda: leaked.update(harmonia_api=drop_waiters(rt.celery)))
         worker.wait_ready(client)
         log(f"worker ready: concurrency {args.concurrency}, {services.db_kind}")
-        harness = Harness(client, app.test_client(), rt.redis, events, args.timeout, log)
+        api = app.test_client()
+        api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+        harness = Harness(client, api, rt.redis, events, args.timeout, log)
         shapes = []
         for shape in standard_shapes():
             if shape.key in args.shapes:

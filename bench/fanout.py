@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -45,7 +46,12 @@ def _settings(home: Path) -> tuple[Settings, object]:
         embedded, redis_url = start_embedded_redis(home)
     database = normalise_database_url(db) if db else f"sqlite:///{home}/harmonia.db"
     return Settings(
-        home=home, database_url=database, redis_url=redis_url, port=free_port(), log_level="WARNING"
+        home=home,
+        database_url=database,
+        redis_url=redis_url,
+        port=free_port(),
+        log_level="WARNING",
+        admin_api_key="hmn_bench-" + secrets.token_urlsafe(16),
     ), embedded
 
 
@@ -58,6 +64,7 @@ def _env(settings: Settings, threads: int, worker_class: str) -> dict[str, str]:
         "HARMONIA_REDIS_URL": settings.redis_url,
         "HARMONIA_LOG_LEVEL": "WARNING",
         "HARMONIA_API_THREADS": str(threads),
+        "HARMONIA_ADMIN_API_KEY": settings.admin_api_key,
     }
 
 
@@ -159,7 +166,11 @@ def run(clients: int, threads: int, worker_class: str = "gthread") -> dict:
     try:
         if not wait_for_port("127.0.0.1", settings.port, 30):
             raise RuntimeError("the API did not start")
-        http = httpx.Client(base_url=f"http://{base}", timeout=30)
+        http = httpx.Client(
+            base_url=f"http://{base}",
+            headers={"Authorization": f"Bearer {settings.admin_api_key}"},
+            timeout=30,
+        )
         while http.get("/health/ready").status_code != 200:
             time.sleep(0.5)
         idle_mb = _rss_mb(api.pid)
@@ -168,7 +179,9 @@ def run(clients: int, threads: int, worker_class: str = "gthread") -> dict:
         sampler = _Sampler(api.pid)
         sampler.start()
         results, all_connected = asyncio.run(
-            _watch_all(f"ws://{base}/ws/executions/{run_id}", clients)
+            _watch_all(
+                f"ws://{base}/ws/executions/{run_id}?api_key={settings.admin_api_key}", clients
+            )
         )
         peak_mb = sampler.stop()
         expected = [

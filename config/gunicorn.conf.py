@@ -26,4 +26,7 @@ worker_connections = int(os.environ.get("HARMONIA_API_CONNECTIONS", "2000"))
 timeout = 120
 graceful_timeout = 30
 accesslog = "-" if os.environ.get("HARMONIA_ACCESS_LOG", "") == "true" else None
+# The path without its query string (``?api_key=`` must not reach a log) and the request id, so
+# an access line can be matched with the error body a client reports.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss req=%({x-request-id}o)s'
 errorlog = "-"

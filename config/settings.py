@@ -7,6 +7,7 @@ build ``Settings`` directly or through ``from_env`` with an explicit mapping.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +29,10 @@ def _float(value: str | None, default: float) -> float:
     return default if value in (None, "") else float(value)
 
 
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+
+
 def parse_aliases(text: str | None) -> dict[str, str]:
     """``"ergon=cli,hermes=api"`` → ``{"ergon": "cli", "hermes": "api"}``."""
     aliases = dict(DEFAULT_COMPONENT_ALIASES)
@@ -46,7 +51,19 @@ class Settings:
     redis_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8002
-    secret_key: str = "dev-only-secret"
+    # Signs login tokens (JWT). Unset, a random one is kept in ``home/secret_key`` (see
+    # ``load_or_create_secret``); every API process must share it.
+    secret_key: str = ""
+    # Security (README "Security"): the bootstrap admin key, login token lifetime, rate limits
+    # per identity ("N per second|minute|hour", empty = off), CORS origins (none = off) and which
+    # routes answer without credentials.
+    admin_api_key: str = ""
+    token_ttl: int = 3600
+    rate_limit: str = "6000 per minute"
+    login_rate_limit: str = "20 per minute"
+    cors_origins: tuple[str, ...] = ()
+    public_docs: bool = False
+    public_ready: bool = True
     enable_shell: bool = True
     # Broker visibility timeout (s): must exceed the longest task plus its retry backoff, or
     # Redis redelivers a message that is still running (the atomic claim keeps that harmless).
@@ -86,7 +103,14 @@ class Settings:
             redis_url=get("HARMONIA_REDIS_URL") or "",
             host=get("HARMONIA_HOST") or "127.0.0.1",
             port=_int(get("HARMONIA_PORT"), 8002),
-            secret_key=get("HARMONIA_SECRET_KEY") or "dev-only-secret",
+            secret_key=get("HARMONIA_SECRET_KEY") or "",
+            admin_api_key=get("HARMONIA_ADMIN_API_KEY") or "",
+            token_ttl=_int(get("HARMONIA_TOKEN_TTL"), 3600),
+            rate_limit=get("HARMONIA_RATE_LIMIT", "6000 per minute"),
+            login_rate_limit=get("HARMONIA_LOGIN_RATE_LIMIT", "20 per minute"),
+            cors_origins=_list(get("HARMONIA_CORS_ORIGINS")),
+            public_docs=_bool(get("HARMONIA_PUBLIC_DOCS"), False),
+            public_ready=_bool(get("HARMONIA_PUBLIC_READY"), True),
             enable_shell=_bool(get("HARMONIA_ENABLE_SHELL"), True),
             visibility_timeout=_int(get("HARMONIA_VISIBILITY_TIMEOUT"), 3600),
             component_aliases=parse_aliases(get("HARMONIA_COMPONENT_ALIASES")),
@@ -125,3 +149,22 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def load_or_create_secret(home: Path) -> str:
+    """The signing secret kept in ``home/secret_key`` (created, mode 0600, on first use), so
+    login tokens survive restarts and every process started from the same home agrees."""
+    path = home / "secret_key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        draft = home / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)  # atomic: if two processes race, one secret wins for both
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Flask
 
 
-def register_blueprints(app: Flask, api) -> None:
+def register_blueprints(app: Flask, api, limiter, settings) -> None:
     from app.api import (
         agents,
+        auth,
         checkpoints,
         docs,
         events,
@@ -17,9 +18,13 @@ def register_blueprints(app: Flask, api) -> None:
         templates,
         workflows,
     )
+    from app.api.security import limit_logins
     from app.events import sse
 
-    for module in (agents, workflows, runs, checkpoints, templates, events, integrations, system):
+    modules = (agents, workflows, runs, checkpoints, templates, events, integrations, auth, system)
+    for module in modules:
         api.register_blueprint(module.blp)
+    api.register_blueprint(auth.login_blp)
+    limit_logins(limiter, auth.login_blp, settings)
     app.register_blueprint(docs.bp)
     app.register_blueprint(sse.bp)

@@ -134,8 +134,6 @@ def register_error_handlers(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming[:128] if incoming else f"req-{uuid.uuid4()}"
 
-    app.before_request(reject_unstorable_input)
-
     @app.after_request
     def echo_request_id(response):
         response.headers["X-Request-ID"] = getattr(g, "request_id", "")

@@ -43,6 +43,7 @@ def _now() -> str:
 
 @blp.route("/health")
 class Health(MethodView):
+    @blp.doc(security=[])
     @blp.response(200, HealthSchema)
     def get(self):
         """Liveness: the API process answers (no dependency is checked)"""
@@ -61,6 +62,7 @@ class Ready(MethodView):
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, schema=ReadySchema, description="A dependency is not ready")
     def get(self):
-        """Readiness: database, Redis and at least one worker"""
+        """Readiness: database, Redis and at least one worker (open to anyone unless
+        HARMONIA_PUBLIC_READY=false)"""
         result = readiness(runtime())
         return {"timestamp": _now(), **result}, (200 if result["ready"] else 503)

@@ -4,6 +4,7 @@ from app.models.agent import DEFAULT_RETRY_CONFIG, Agent
 from app.models.base import Base
 from app.models.checkpoint import Checkpoint
 from app.models.event import Event
+from app.models.identity import ROLES, ApiKey, Role, User
 from app.models.invocation import Invocation, InvocationStatus
 from app.models.run import Run, RunState, TaskExecution
 from app.models.status import RunStatus, TaskStatus
@@ -12,17 +13,21 @@ from app.models.workflow import Workflow
 
 __all__ = [
     "Agent",
+    "ApiKey",
     "Base",
     "Checkpoint",
     "DEFAULT_RETRY_CONFIG",
     "Event",
     "Invocation",
+    "ROLES",
+    "Role",
     "InvocationStatus",
     "Run",
     "RunState",
     "RunStatus",
     "TaskExecution",
     "TaskStatus",
+    "User",
     "Template",
     "Workflow",
 ]

@@ -32,3 +32,10 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored time with its zone: SQLite hands stored UTC times back naive."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value

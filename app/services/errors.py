@@ -64,3 +64,25 @@ def checkpoint_not_found(checkpoint_id: str) -> NotFound:
 
 def template_not_found(template_id: str) -> NotFound:
     return NotFound(f"Template with id '{template_id}' not found")
+
+
+class Unauthorized(DomainError):
+    """No credentials, or credentials that do not identify anyone (any more)."""
+
+    status_code = 401
+    title = "Unauthorized"
+
+
+class Forbidden(DomainError):
+    """An identity whose role does not allow the operation."""
+
+    status_code = 403
+    title = "Forbidden"
+
+
+def api_key_not_found(key_id: str) -> NotFound:
+    return NotFound(f"API key with id '{key_id}' not found")
+
+
+def user_not_found(user_id: str) -> NotFound:
+    return NotFound(f"User with id '{user_id}' not found")

@@ -15,11 +15,37 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from app.cli import wait_for_port
+import pytest
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.cli import api_argv, wait_for_port
+from config.settings import Settings
 
 REFERENCE_AGENT = Path(__file__).resolve().parents[2] / "examples" / "agents" / "reference_agent.py"
 
+# The bootstrap admin key (HARMONIA_ADMIN_API_KEY) every test client and server uses.
+ADMIN_KEY = "hmn_test-admin-key-for-the-suite"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
 ERROR_KEYS = {"error", "detail", "errors", "status_code", "timestamp", "path", "request_id"}
+
+
+class AdminClient(FlaskClient):
+    """A test client that sends the bootstrap admin key with every request."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {ADMIN_KEY}"
+
+
+def admin_app(settings: Settings):
+    """An app on ``settings`` whose ``test_client()`` is an admin's (``FlaskClient(app)`` is an
+    anonymous one)."""
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    application.test_client_class = AdminClient
+    return application
 
 
 def timestamp(value: str) -> datetime:
@@ -147,3 +173,25 @@ def register_agent(client, name: str, url: str, **fields) -> dict[str, Any]:
     response = client.post("/api/v1/agents", json={"name": name, "url": url, **fields})
     assert response.status_code == 201, response.json
     return response.json
+
+
+@contextmanager
+def gunicorn_api(settings: Settings, env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """The API as production runs it: gunicorn processes on a free loopback port, with ``env``;
+    yields ``host:port``. Stopping is graceful but short (gunicorn waits for open streams)."""
+    port = free_port()
+    with open(log_path, "a") as out:
+        process = subprocess.Popen(
+            api_argv(settings.with_(port=port)), env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        if not wait_for_port("127.0.0.1", port, timeout=30):
+            pytest.fail("gunicorn did not start:\n" + log_path.read_text()[-3000:], pytrace=False)
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

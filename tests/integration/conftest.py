@@ -16,13 +16,15 @@ import pytest
 import redis
 from sqlalchemy import create_engine, text
 
-from app import create_app
 from app.cli import start_embedded_redis, worker_argv
 from app.migrate import upgrade
 from config.settings import Settings, normalise_database_url
+from tests.integration.api_support import ADMIN_KEY, admin_app
 
 CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
+    "api_keys",
+    "users",
     "invocations",
     "checkpoints",
     "run_state",
@@ -79,6 +81,11 @@ def settings(tmp_path_factory) -> Settings:
         visibility_timeout=60,
         worker_concurrency=4,
         log_level="WARNING",
+        admin_api_key=ADMIN_KEY,
+        # Limits stay on (the limiter's Redis path runs in every request) but out of the way;
+        # tests/integration/test_security.py checks them with small ones.
+        rate_limit="100000 per minute",
+        login_rate_limit="10000 per minute",
     )
     if isinstance(embedded, subprocess.Popen):
         embedded.terminate()
@@ -94,6 +101,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "HARMONIA_SEGMENT_SIZE": str(settings.segment_size),
             "HARMONIA_VISIBILITY_TIMEOUT": str(settings.visibility_timeout),
             "HARMONIA_LOG_LEVEL": settings.log_level,
+            "HARMONIA_ADMIN_API_KEY": settings.admin_api_key,
+            "HARMONIA_RATE_LIMIT": settings.rate_limit,
+            "HARMONIA_LOGIN_RATE_LIMIT": settings.login_rate_limit,
         }
     )
     return env
@@ -101,8 +111,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def app(settings):
-    application = create_app(settings)
-    application.config["TESTING"] = True
+    application = admin_app(settings)
     yield application
     application.extensions["harmonia"].close()
 

@@ -5,7 +5,8 @@ The app under test is the real one (real database and Redis), with two fences so
 requests can only touch this machine: its Celery messages go to a queue no worker consumes (a
 generated workflow or invocation is written, never run), and every URL in a request body is
 rewritten to a closed loopback port before it is sent (the API calls an agent's URL itself for
-its health). Shell tasks are disabled as well.
+its health). Shell tasks are disabled as well. Every request carries the admin key, so every
+operation is reached (tests/integration/test_security.py covers who is refused).
 """
 
 from __future__ import annotations
@@ -25,8 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app import create_app
-from tests.integration.api_support import free_port
+from tests.integration.api_support import ADMIN, admin_app, free_port
 
 NOWHERE = "fuzz-nowhere"  # a Celery queue nothing consumes
 CLOSED = f"http://127.0.0.1:{free_port()}/"  # nothing listens here
@@ -35,8 +35,7 @@ EXAMPLES = 10  # per operation and generation mode
 
 @pytest.fixture(scope="module")
 def fenced_app(settings):
-    app = create_app(settings.with_(default_queue=NOWHERE, enable_shell=False))
-    app.config["TESTING"] = True
+    app = admin_app(settings.with_(default_queue=NOWHERE, enable_shell=False))
     yield app
     app.extensions["harmonia"].close()
 
@@ -83,7 +82,7 @@ def _exercise(operation, mode: GenerationMode, sent: list[int]) -> list[str]:
             case.body = _loopback(case.body)
         sent[0] += 1
         try:
-            case.call_and_validate(checks=checks)
+            case.call_and_validate(headers=ADMIN, checks=checks)
         except Exception as exc:  # a failed check: recorded, so every operation is still driven
             found.append(f"{operation.label} [{mode.value}]: {str(exc).strip()[:600]}")
 
@@ -97,7 +96,7 @@ def _exercise(operation, mode: GenerationMode, sent: list[int]) -> list[str]:
 
 
 def test_no_operation_answers_500_or_breaks_its_documented_schema(fenced_app):
-    schema = schemathesis.openapi.from_wsgi("/openapi.json", fenced_app)
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", fenced_app, headers=ADMIN)
     operations = [result.ok() for result in schema.get_all_operations()]
     sent = [0]
     problems: list[str] = []

@@ -14,11 +14,11 @@ import time
 import pytest
 from sqlalchemy import select
 
-from app import create_app
 from app.engine.catalogue import INTEGRATIONS
 from app.models import Invocation
 from app.runtime import Runtime
 from tests.integration.api_support import (
+    admin_app,
     assert_error,
     problems,
     reference_agent,
@@ -313,8 +313,7 @@ def test_set_state_only_runs_inside_a_run(client):
 @pytest.fixture
 def shell_off_client(settings, clean):
     """A second API on the same database and broker, with HARMONIA_ENABLE_SHELL=false."""
-    app = create_app(settings.with_(enable_shell=False))
-    app.config["TESTING"] = True
+    app = admin_app(settings.with_(enable_shell=False))
     try:
         yield app.test_client()
     finally:

@@ -3,7 +3,6 @@ restarts, automatic checkpoints, and runs that keep their own workflow version."
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -12,8 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from app.cli import api_argv, free_port, wait_for_port
-from tests.integration.api_support import assert_error
+from tests.integration.api_support import ADMIN, assert_error, gunicorn_api
 from tests.integration.conftest import settings_env
 from tests.integration.helpers import (
     create_workflow,
@@ -117,23 +115,12 @@ def test_restore_after_a_failure_runs_only_what_the_checkpoint_had_not_done(live
 @contextmanager
 def api_server(settings, log_path: Path, queue: str) -> Iterator[httpx.Client]:
     """The API as it runs in production: gunicorn in its own processes, sending to ``queue``."""
-    port = free_port()
     env = {**settings_env(settings), "HARMONIA_QUEUE": queue}
-    with open(log_path, "a") as out:
-        process = subprocess.Popen(
-            api_argv(settings.with_(port=port)), env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        assert wait_for_port("127.0.0.1", port, timeout=30), log_path.read_text()[-3000:]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            yield client
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+    with (
+        gunicorn_api(settings, env, log_path) as address,
+        httpx.Client(base_url=f"http://{address}", headers=ADMIN, timeout=10) as client,
+    ):
+        yield client
 
 
 def http_wait(client: httpx.Client, path: str, done, timeout: float = 60) -> dict:

@@ -4,6 +4,7 @@ and SIGTERM stops every child process."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -57,16 +58,20 @@ def dev_server(tmp_path):
         pytest.fail(
             "harmonia dev did not become ready:\n" + (tmp_path / "dev.log").read_text()[-3000:]
         )
-    yield process, base, tmp_path
+    printed = re.findall(r"HARMONIA_API_KEY=(hmn_\S+)", (tmp_path / "dev.log").read_text())
+    assert len(printed) == 1, "the first start prints one bootstrap admin key"
+    yield process, base, tmp_path, {"Authorization": f"Bearer {printed[0]}"}
     if process.poll() is None:
         process.kill()
 
 
 def test_quickstart_on_the_embedded_default(dev_server):
-    process, base, tmp_path = dev_server
+    process, base, tmp_path, auth = dev_server
+    assert httpx.get(f"{base}/api/v1/workflows").status_code == 401  # nothing without a key
     # The README quickstart, step by step.
     created = httpx.post(
         f"{base}/api/v1/workflows",
+        headers=auth,
         json={
             "name": "hello",
             "tasks": {
@@ -88,11 +93,12 @@ def test_quickstart_on_the_embedded_default(dev_server):
     started = httpx.post(
         f"{base}/api/v1/workflows/{created.json()['id']}/execute",
         json={"input_data": {"who": "Harmonia"}},
+        headers=auth,
     )
     assert started.status_code == 202, started.text
     run_id = started.json()["run_id"]
     deadline = time.monotonic() + 60
-    while (run := httpx.get(f"{base}/api/v1/runs/{run_id}").json())["status"] not in (
+    while (run := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())["status"] not in (
         "COMPLETED",
         "FAILED",
     ):
@@ -100,7 +106,7 @@ def test_quickstart_on_the_embedded_default(dev_server):
         time.sleep(0.2)
     assert run["status"] == "COMPLETED", run
     assert run["output_data"] == {"shout": {"message": "Hello Harmonia!"}}
-    steps = httpx.get(f"{base}/api/v1/runs/{run_id}/steps").json()
+    steps = httpx.get(f"{base}/api/v1/runs/{run_id}/steps", headers=auth).json()
     assert [s["step_id"] for s in steps] == ["greet", "shout"]
     assert (tmp_path / "home" / "harmonia.db").exists()  # SQLite under HARMONIA_HOME
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 import threading
 import time
 
@@ -13,32 +12,16 @@ import httpx
 import pytest
 from simple_websocket import Client, ConnectionClosed
 
-from app.cli import api_argv, free_port, wait_for_port
+from tests.integration.api_support import ADMIN, gunicorn_api
 from tests.integration.conftest import settings_env
 from tests.integration.helpers import create_workflow, execute, sleep_chain, wait_for_run
 
 
 @pytest.fixture(scope="module")
 def server(settings, worker, tmp_path_factory):
-    port = free_port()
     log = tmp_path_factory.mktemp("api") / "api.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            api_argv(settings.with_(port=port)),
-            env=settings_env(settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    if not wait_for_port("127.0.0.1", port, timeout=30):
-        process.terminate()
-        pytest.fail("gunicorn did not start:\n" + log.read_text()[-3000:])
-    yield f"127.0.0.1:{port}"
-    process.terminate()  # graceful: gunicorn waits for open streams, so do not wait long
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+    with gunicorn_api(settings, settings_env(settings), log) as address:
+        yield address
 
 
 def close(ws) -> None:
@@ -52,7 +35,7 @@ def run_events(client, run_id: str) -> list[int]:
 
 
 def ws_collect(url: str, timeout: float = 30, until=None) -> list[dict]:
-    ws = Client.connect(url)
+    ws = Client.connect(url, headers=ADMIN)
     got: list[dict] = []
     deadline = time.monotonic() + timeout
     try:
@@ -72,7 +55,8 @@ def ws_collect(url: str, timeout: float = 30, until=None) -> list[dict]:
 
 def sse_collect(url: str, headers=None, limit: int | None = None, timeout: float = 30):
     events: list[dict] = []
-    with httpx.stream("GET", url, headers=headers or {}, timeout=timeout) as response:
+    headers = {**ADMIN, **(headers or {})}
+    with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         current: dict[str, str] = {}
@@ -138,7 +122,7 @@ def test_sse_history_for_a_finished_run_and_404_for_an_unknown_one(live, server)
     wait_for_run(live, run_id)
     events = sse_collect(f"http://{server}/events/harmonia/executions/{run_id}")
     assert [e["event_id"] for e in events] == run_events(live, run_id)
-    missing = httpx.get(f"http://{server}/events/executions/nope")
+    missing = httpx.get(f"http://{server}/events/executions/nope", headers=ADMIN)
     assert missing.status_code == 404
     assert missing.json()["detail"] == "Run with id 'nope' not found"
 
@@ -148,7 +132,9 @@ def test_websocket_ping_pong_and_resume_with_subscribe(live, server):
     run_id = execute(live, workflow["id"])
     wait_for_run(live, run_id)
     all_ids = run_events(live, run_id)
-    ws = Client.connect(f"ws://{server}/ws/executions/{run_id}?after_event_id={all_ids[-1]}")
+    ws = Client.connect(
+        f"ws://{server}/ws/executions/{run_id}?after_event_id={all_ids[-1]}", headers=ADMIN
+    )
     try:
         ws.send(json.dumps({"type": "ping"}))
         pong = json.loads(ws.receive(timeout=5))
@@ -180,7 +166,7 @@ def test_global_stream_sees_two_concurrent_runs(live, server):
     got: list[dict] = []
 
     def listen() -> None:
-        ws = Client.connect(f"ws://{server}/ws/events")
+        ws = Client.connect(f"ws://{server}/ws/events", headers=ADMIN)
         ready.set()
         deadline = time.monotonic() + 30
         finished: set[str] = set()
