@@ -6,14 +6,13 @@ from datetime import timezone
 from typing import Any
 
 from app.models import Event
+from app.models.base import as_utc
 
 
 def _iso(value) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None:  # SQLite hands back naive times; they are stored in UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return as_utc(value).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def render_event(event: Event) -> dict[str, Any]:

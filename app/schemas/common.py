@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timezone
-
 from marshmallow import Schema, ValidationError, fields, validate
+
+from app.models.base import as_utc
 
 
 class UtcDateTime(fields.DateTime):
@@ -13,9 +13,7 @@ class UtcDateTime(fields.DateTime):
     next, and clients comparing them fail."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return super()._serialize(value, attr, obj, **kwargs)
+        return super()._serialize(as_utc(value), attr, obj, **kwargs)
 
 
 class PageArgs(Schema):

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models import Checkpoint, Run, TaskExecution, Workflow
+from app.models.base import as_utc
 from app.models.status import TASK_DONE
 from app.services.definitions import dag_for
 from app.services.dispatch import submit_generation
@@ -130,11 +131,7 @@ def snapshot(
 
 
 def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:  # SQLite hands stored UTC times back naive
-        value = value.replace(tzinfo=timezone.utc)
-    return value.isoformat()
+    return None if value is None else as_utc(value).isoformat()
 
 
 def get_checkpoint(session: Session, checkpoint_id: str) -> Checkpoint:
