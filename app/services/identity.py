@@ -216,37 +216,44 @@ def _verify_password(stored: str | None, password: str) -> bool:
 
 
 def login(rt, username: str, password: str) -> dict[str, Any]:
-    """A signed token for a user whose password matches, with when it expires."""
+    """A signed token for a user whose password matches, with when it expires. The password is
+    checked between two short transactions: Argon2 is slow on purpose, and must not hold a
+    database connection while it works."""
     with rt.db.transaction() as session:
         user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-        ok = _verify_password(user.password_hash if user else None, password)
-        if user is None or not ok:
+    checked = user.password_hash if user else None
+    if not _verify_password(checked, password) or user is None:
+        raise Unauthorized("Invalid username or password")
+    rehashed = _hasher.hash(password) if _hasher.check_needs_rehash(checked) else None
+    with rt.db.transaction() as session:
+        user = session.get(User, user.id)
+        if user is None or user.password_hash != checked:  # deleted or changed meanwhile
             raise Unauthorized("Invalid username or password")
         if user.disabled:
             raise Unauthorized(f"User '{username}' is disabled")
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
+        if rehashed:
+            user.password_hash = rehashed
         user.last_login_at = utcnow()
-        issued = _now_ms()
-        ttl = rt.settings.token_ttl
-        claims = {
-            "iss": ISSUER,
-            "sub": user.id,
-            "name": user.username,
-            "role": user.role,
-            "iat": issued / 1000,
-            "exp": issued // 1000 + ttl,
-            "jti": str(uuid.uuid4()),
-        }
-        token = jwt.encode(claims, rt.settings.secret_key, algorithm="HS256")
-        return {
-            "access_token": token,
-            "token": token,
-            "token_type": "bearer",
-            "expires_in": ttl,
-            "expires_at": datetime.fromtimestamp(claims["exp"], tz=timezone.utc),
-            "user": user,
-        }
+    issued = _now_ms()
+    ttl = rt.settings.token_ttl
+    claims = {
+        "iss": ISSUER,
+        "sub": user.id,
+        "name": user.username,
+        "role": user.role,
+        "iat": issued / 1000,
+        "exp": issued // 1000 + ttl,
+        "jti": str(uuid.uuid4()),
+    }
+    token = jwt.encode(claims, rt.settings.secret_key, algorithm="HS256")
+    return {
+        "access_token": token,
+        "token": token,
+        "token_type": "bearer",
+        "expires_in": ttl,
+        "expires_at": datetime.fromtimestamp(claims["exp"], tz=timezone.utc),
+        "user": user,
+    }
 
 
 def authenticate(rt, credential: str) -> Identity:
