@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: dev test lint format bench install clean
+.PHONY: dev test chaos lint format bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ dev: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# The fault-injection suite (tests/chaos, README "Reliability"): real processes, real Postgres
+# and Redis, each scenario bounded in time. CHAOS_PROFILE=short runs a smaller load.
+chaos: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app worker config tests bench examples

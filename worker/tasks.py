@@ -50,7 +50,12 @@ def finalize_run(run_id: str, generation: int) -> str:
     return progression.finalize_run(get_runtime(), run_id, generation)
 
 
-@shared_task(name="harmonia.sweep", acks_late=True, time_limit=300)
+# Both limits, always: a task that sets only one is checked against the app-wide other one
+# (``task_soft_time_limit`` is the default task timeout, an hour), and Celery refuses to send it.
+SWEEP_LIMITS = {"soft_time_limit": 240, "time_limit": 300}
+
+
+@shared_task(name="harmonia.sweep", acks_late=True, **SWEEP_LIMITS)
 def sweep() -> dict:
     """The periodic recovery sweep (scheduled by Celery beat, see worker/celery_app.py)."""
     return recovery.sweep(get_runtime())
