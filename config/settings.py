@@ -91,6 +91,9 @@ class Settings:
     unsent_grace: float = 30.0
     stall_seconds: float = 600.0
     record_message_sizes: bool = False
+    # How long a worker keeps retrying a write while the database is unreachable before it gives
+    # the message up to the recovery sweep.
+    db_retry_seconds: float = 120.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -130,6 +133,7 @@ class Settings:
             unsent_grace=_float(get("HARMONIA_UNSENT_GRACE"), 30.0),
             stall_seconds=_float(get("HARMONIA_STALL_SECONDS"), 600.0),
             record_message_sizes=_bool(get("HARMONIA_RECORD_MESSAGE_SIZES"), False),
+            db_retry_seconds=_float(get("HARMONIA_DB_RETRY_SECONDS"), 120.0),
         )
 
     def with_(self, **changes) -> Settings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -34,6 +34,7 @@ from app.services.state import (
     transition_task,
 )
 from worker.actions import ActionCancelled, ActionContext, ActionError, Emit, run_action
+from worker.runtime import while_database_down
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +90,35 @@ def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -
         # Generations only grow, so even a lagging cache proves this message is stale.
         raise Stop("stale")
     try:
-        return _start(rt, run_id, task_id, generation, retries)
+        claimed = while_database_down(
+            rt,
+            f"claiming task {task_id} of run {run_id}",
+            lambda: _claim_and_load(rt, run_id, task_id, generation, retries),
+        )
+        if isinstance(claimed, str):
+            return claimed
+        return _run_claimed(rt, run_id, claimed, retries)
     except Stop as stop:
         if stop.reason == "settle":
             settle_run(rt, run_id)  # a paused or cancelled run may now have nothing running
         raise
 
 
-def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
+class Claimed(NamedTuple):
+    """A task this worker has claimed, with everything its action needs."""
+
+    task: Task
+    task_input: Any
+    context: dict[str, Any]
+    agent: dict[str, Any] | None
+    attempt: int
+    meta: dict[str, Any]
+    checkpoint_every: int | None
+
+
+def _claim_and_load(rt, run_id: str, task_id: str, generation: int, retries: int) -> Claimed | str:
+    """One transaction: skip, or claim the task and load its inputs. Returns the task's status
+    when there is nothing to run (skipped, or already finished in this generation)."""
     with Work(rt) as work:
         session = work.session
         run = session.execute(select(*RUN_FIELDS).where(Run.id == run_id)).first()
@@ -155,18 +177,7 @@ def _start(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
         state = read_state(session, run_id) if _reads_state(task, task_input) else {}
         context = _context(run, rows, state)
 
-    return _run_claimed(
-        rt,
-        run_id,
-        task,
-        task_input,
-        context,
-        agent,
-        attempt,
-        retries,
-        meta,
-        checkpoint_every=dag.checkpoint.every_n_tasks,
-    )
+    return Claimed(task, task_input, context, agent, attempt, meta, dag.checkpoint.every_n_tasks)
 
 
 def _reads_state(task: Task, task_input: Any) -> bool:
@@ -268,10 +279,12 @@ def _claim(work: Work, rt, run_id: str, task_id: str, generation: int, retries: 
             TaskExecution.run_id == run_id, TaskExecution.task_id == task_id
         )
     ).one()
+    # Re-claim from a dead owner, or from this very process: its own claim committed but the
+    # answer was lost with the connection (one process runs one task at a time).
     if (
         row.generation == generation
         and row.status == T.RUNNING.value
-        and not owner_alive(rt, run_id, task_id, row.worker)
+        and (row.worker == worker_id() or not owner_alive(rt, run_id, task_id, row.worker))
     ):
         retaken = claim_task(
             work,
@@ -374,19 +387,8 @@ def _emitter(rt, run_id: str, task_id: str) -> Emit:
     return emit
 
 
-def _run_claimed(
-    rt,
-    run_id: str,
-    task: Task,
-    task_input: Any,
-    context: dict[str, Any],
-    agent: dict[str, Any] | None,
-    attempt: int,
-    retries: int,
-    meta: dict[str, Any],
-    *,
-    checkpoint_every: int | None = None,
-) -> str:
+def _run_claimed(rt, run_id: str, claimed: Claimed, retries: int) -> str:
+    task, attempt, meta = claimed.task, claimed.attempt, claimed.meta
     settings = rt.settings
     # An agent step bounds each attempt by the agent's timeout_ms itself; the step as a whole
     # (with its retries) by the task's timeout.
@@ -395,7 +397,7 @@ def _run_claimed(
         run_id=run_id,
         task_id=task.id,
         timeout=timeout,
-        agent=agent,
+        agent=claimed.agent,
         should_stop=_stop_checker(rt, run_id),
         task_name=task.name,
         emit=_emitter(rt, run_id, task.id),
@@ -408,8 +410,9 @@ def _run_claimed(
     outcome = T.COMPLETED
     with Lease(rt, run_id, task.id):
         try:
-            resolved = expressions.resolve(task_input, context)
-            if task.condition and not expressions.evaluate_condition(task.condition, context):
+            resolved = expressions.resolve(claimed.task_input, claimed.context)
+            condition = task.condition
+            if condition and not expressions.evaluate_condition(condition, claimed.context):
                 outcome = T.SKIPPED
             else:
                 action = "agent.call" if _agent_name(task) else task.action
@@ -430,28 +433,30 @@ def _run_claimed(
         ctx.flush_progress(final=True)  # a report the throttle held back precedes the outcome
     if error is not None and outcome == T.COMPLETED:
         outcome = T.RETRYING if retryable and retries < task.retry.count else T.FAILED
-    result, run_status = _record(
+    done = {
+        "input_data": resolved,
+        "output": output,
+        "error": error,
+        "duration": round(time.monotonic() - started, 3),
+        "stdout": _cap(ctx.logs.get("stdout") or None, settings.max_log_bytes),
+        "stderr": _cap(ctx.logs.get("stderr") or None, settings.max_log_bytes),
+        "meta": meta,
+        "state": ctx.state_updates,
+    }
+    # The action has run: its outcome must be kept through a database outage.
+    result, run_status = while_database_down(
         rt,
-        run_id,
-        task,
-        outcome,
-        attempt,
-        retries,
-        {
-            "input_data": resolved,
-            "output": output,
-            "error": error,
-            "duration": round(time.monotonic() - started, 3),
-            "stdout": _cap(ctx.logs.get("stdout") or None, settings.max_log_bytes),
-            "stderr": _cap(ctx.logs.get("stderr") or None, settings.max_log_bytes),
-            "meta": meta,
-            "state": ctx.state_updates,
-        },
+        f"recording task {task.id} of run {run_id}",
+        lambda: _record(rt, run_id, task, outcome, attempt, retries, done),
     )
-    if result == T.COMPLETED.value and checkpoint_every:
-        checkpoints.after_task_completed(rt, run_id, checkpoint_every)
+    if result == T.COMPLETED.value and claimed.checkpoint_every:
+        while_database_down(
+            rt,
+            f"checkpointing run {run_id}",
+            lambda: checkpoints.after_task_completed(rt, run_id, claimed.checkpoint_every),
+        )
     if run_status in (R.PAUSING.value, *CANCEL):
-        settle_run(rt, run_id)
+        while_database_down(rt, f"settling run {run_id}", lambda: settle_run(rt, run_id))
     if outcome == T.RETRYING:
         raise Retry(task.retry.countdown(retries))
     if outcome == T.CANCELLED:

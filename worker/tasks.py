@@ -8,7 +8,7 @@ from celery.signals import worker_process_init
 
 from app.services import recovery
 from worker import execution, invocation, progression
-from worker.runtime import get_runtime, reset_runtime
+from worker.runtime import get_runtime, reset_runtime, while_database_down
 
 
 @worker_process_init.connect
@@ -42,12 +42,20 @@ def advance(
     member: int | None = None,
     expected: int | None = None,
 ) -> str:
-    return progression.advance(get_runtime(), run_id, generation, kind, node_id, index)
+    rt = get_runtime()
+    return while_database_down(
+        rt,
+        f"advancing run {run_id}",
+        lambda: progression.advance(rt, run_id, generation, kind, node_id, index),
+    )
 
 
 @shared_task(name="harmonia.finalize_run", acks_late=True)
 def finalize_run(run_id: str, generation: int) -> str:
-    return progression.finalize_run(get_runtime(), run_id, generation)
+    rt = get_runtime()
+    return while_database_down(
+        rt, f"finalizing run {run_id}", lambda: progression.finalize_run(rt, run_id, generation)
+    )
 
 
 # Both limits, always: a task that sets only one is checked against the app-wide other one

@@ -8,7 +8,11 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+import redis
 from flask import Flask, g, jsonify, request
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.engine.validation import InvalidDefinition
@@ -18,6 +22,11 @@ from app.services.errors import DomainError
 log = logging.getLogger(__name__)
 
 TITLES = {422: "Validation Error", 413: "Payload Too Large", 405: "Method Not Allowed"}
+# A dependency that is down answers 503 with this hint; every write is one transaction, so a
+# request that failed this way changed nothing and is safe to send again.
+RETRY_AFTER_SECONDS = 5
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, BrokerUnavailable)
 
 
 def error_response(
@@ -172,6 +181,26 @@ def register_error_handlers(app: Flask) -> None:
             limit = app.config.get("MAX_CONTENT_LENGTH")
             return error_response(413, f"Request body is larger than the limit of {limit} bytes")
         return error_response(status, exc.description or _title(status))
+
+    for kind in DATABASE_DOWN:
+        app.register_error_handler(kind, lambda exc: _unavailable("database", "The database", exc))
+    for kind in REDIS_DOWN:
+        app.register_error_handler(kind, lambda exc: _unavailable("redis", "Redis", exc))
+
+    def _unavailable(field: str, name: str, exc: Exception):
+        log.warning(
+            "%s unavailable (request %s): %s",
+            field,
+            getattr(g, "request_id", "-"),
+            f"{exc.__class__.__name__}: {exc}"[:300],
+        )
+        response, status = error_response(
+            503,
+            f"{name} is unavailable; nothing was changed. Retry in a few seconds.",
+            [{"field": field, "message": f"{name} is unavailable", "type": "unavailable"}],
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -9,6 +9,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+CONNECT_TIMEOUT = 5  # seconds
+
 
 class Database:
     """One engine per process. ``transaction()`` owns a unit of work: commit or roll back."""
@@ -28,7 +30,16 @@ class Database:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             # Recycle instead of pinging on every checkout: a ping is a round trip per task.
-            engine = create_engine(url, pool_recycle=300, pool_size=10, max_overflow=20)
+            # A bounded connect: while the database is unreachable a request or a task fails
+            # within seconds (503, or a retried write) instead of hanging on a dead socket.
+            engine = create_engine(
+                url,
+                pool_recycle=300,
+                pool_size=10,
+                max_overflow=20,
+                pool_timeout=10,
+                connect_args={"connect_timeout": CONNECT_TIMEOUT},
+            )
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 

@@ -62,11 +62,16 @@ def submit_generation(rt, run_id: str, generation: int, plan: dict[str, Any], da
             generation,
         )
         return False
-    with rt.db.transaction() as session:
-        session.execute(
-            update(Run)
-            .where(Run.id == run_id, Run.generation == generation)
-            .values(submitted_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+    try:
+        with rt.db.transaction() as session:
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.generation == generation)
+                .values(submitted_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+    except Exception:
+        # Sent but not marked: the sweep sends this generation again, and atomic claims make
+        # the second copy run nothing twice. Failing here would tell the caller it was not sent.
+        log.warning("run %s was sent but could not be marked as sent", run_id, exc_info=True)
     return True

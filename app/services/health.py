@@ -36,7 +36,7 @@ def readiness(rt) -> dict[str, Any]:
     def workers() -> str:
         answers = rt.celery.control.ping(timeout=1.0) or []
         if not answers:
-            raise RuntimeError("no Celery worker answered a ping within 1s")
+            raise RuntimeError("no worker online: no Celery worker answered a ping within 1s")
         return f"{len(answers)} worker(s) answering"
 
     checks = {"database": _timed(database), "redis": _timed(redis), "workers": _timed(workers)}
