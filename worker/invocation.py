@@ -8,6 +8,11 @@ Claim → run → record, like a task but without a run around it:
    Failure is data: ``ActionError`` and any other exception become the invocation's error;
    nothing is raised to Celery.
 3. Record COMPLETED or FAILED with the output (size-capped like a task's), the error and timings.
+
+Its events (``invocation_started``, the action's ``task_progress`` and ``step_output``,
+``invocation_completed`` / ``invocation_failed``) carry its ``invocation_id`` and stream on
+``/ws/invocations/{id}`` and ``/events/invocations/{id}`` as a run's do. Writes are retried
+through a database outage, so an invocation that ran keeps its outcome.
 """
 
 from __future__ import annotations
@@ -21,41 +26,58 @@ from sqlalchemy import select, update
 
 from app.models import Agent, Invocation, InvocationStatus
 from app.models.base import utcnow
-from app.services.integrations import SHELL_DISABLED, starts_a_command
-from app.services.leases import Lease, owner_alive, worker_id
-from worker.actions import ActionContext, ActionError, run_action
+from app.services.integrations import SHELL_DISABLED, fail_lost_invocation, starts_a_command
+from app.services.leases import Lease, invocation_scope, owner_alive, worker_id
+from app.services.state import Work
+from worker.actions import ActionContext, ActionError, Emit, run_action
+from worker.execution import EVENT_OUTPUT_BYTES
+from worker.runtime import while_database_down
 
 log = logging.getLogger(__name__)
 
 S = InvocationStatus
 
 
-def lease_scope(invocation_id: str) -> str:
-    """Stands for the run id in leases and action contexts: an invocation has no run."""
-    return f"invocation:{invocation_id}"
-
-
 def run_invocation(rt, invocation_id: str) -> str:
     """Run one invocation once; return the status it ends (or was found) in."""
     me = worker_id()
-    row = _claim(rt, invocation_id, me)
+    row = while_database_down(
+        rt, f"claiming invocation {invocation_id}", lambda: _claim(rt, invocation_id, me)
+    )
     if row is None:
-        return _not_claimed(rt, invocation_id)
+        return while_database_down(
+            rt, f"checking invocation {invocation_id}", lambda: _not_claimed(rt, invocation_id)
+        )
     started = time.monotonic()
     output, error = _run(rt, row)
     duration_ms = round((time.monotonic() - started) * 1000)
-    return _record(rt, invocation_id, me, output, error, duration_ms)
+    return while_database_down(
+        rt,
+        f"recording invocation {invocation_id}",
+        lambda: _record(rt, invocation_id, me, output, error, duration_ms),
+    )
 
 
 def _claim(rt, invocation_id: str, me: str) -> Invocation | None:
-    with rt.db.transaction() as session:
-        taken = session.execute(
+    with Work(rt) as work:
+        taken = work.session.execute(
             update(Invocation)
             .where(Invocation.id == invocation_id, Invocation.status == S.PENDING.value)
             .values(status=S.RUNNING.value, started_at=utcnow(), worker=me)
             .execution_options(synchronize_session=False)
         ).rowcount
-        return session.get(Invocation, invocation_id) if taken == 1 else None
+        if taken != 1:
+            return None
+        row = work.session.get(Invocation, invocation_id)
+        action = f"{row.integration_id}.{row.capability_id}"
+        work.emit(
+            None,
+            "invocation_started",
+            invocation_id=invocation_id,
+            data={"action": action, "worker": me},
+            message=f"Invocation of {action} started",
+        )
+        return row
 
 
 def _not_claimed(rt, invocation_id: str) -> str:
@@ -66,26 +88,13 @@ def _not_claimed(rt, invocation_id: str) -> str:
                 Invocation.id == invocation_id
             )
         ).first()
-        if row is None:
-            return "unknown"  # deleted since it was sent
-        alive = owner_alive(rt, lease_scope(invocation_id), row.capability_id, row.worker)
-        if row.status != S.RUNNING.value or alive:
-            return row.status
-        session.execute(
-            update(Invocation)
-            .where(
-                Invocation.id == invocation_id,
-                Invocation.status == S.RUNNING.value,
-                Invocation.worker == row.worker,
-            )
-            .values(
-                status=S.FAILED.value,
-                error=f"the worker running this invocation was lost ({row.worker}); "
-                "it was not run again",
-                completed_at=utcnow(),
-            )
-        )
-        return S.FAILED.value
+    if row is None:
+        return "unknown"  # deleted since it was sent
+    alive = owner_alive(rt, invocation_scope(invocation_id), row.capability_id, row.worker)
+    if row.status != S.RUNNING.value or alive:
+        return row.status
+    fail_lost_invocation(rt, invocation_id, row.worker)
+    return S.FAILED.value
 
 
 def _agent(rt, name: str | None) -> dict[str, Any] | None:
@@ -111,7 +120,7 @@ def _timeout(rt, parameters: Any) -> float:
 def _run(rt, row: Invocation) -> tuple[Any, str | None]:
     """The action's output and error (``None`` when it succeeded); never raises."""
     action = f"{row.integration_id}.{row.capability_id}"
-    with Lease(rt, lease_scope(row.id), row.capability_id):
+    with Lease(rt, invocation_scope(row.id), row.capability_id):
         try:
             if not rt.settings.enable_shell and starts_a_command(
                 row.integration_id, row.parameters
@@ -120,11 +129,12 @@ def _run(rt, row: Invocation) -> tuple[Any, str | None]:
                 raise ActionError(f"refused by this worker: {SHELL_DISABLED}", retryable=False)
             agent = _agent(rt, row.agent_name)
             ctx = ActionContext(
-                run_id=lease_scope(row.id),
+                run_id=invocation_scope(row.id),
                 task_id=row.capability_id,
                 timeout=_timeout(rt, row.parameters),
                 agent=agent,
                 task_name=action,
+                emit=_emitter(rt, row.id),
             )
             return run_action(action, row.parameters, ctx), None
         except ActionError as exc:
@@ -132,6 +142,20 @@ def _run(rt, row: Invocation) -> tuple[Any, str | None]:
         except Exception as exc:  # an action's bug must not escape: failure is data
             log.exception("invocation %s (%s) raised", row.id, action)
             return None, f"{exc.__class__.__name__}: {exc}"
+
+
+def _emitter(rt, invocation_id: str) -> Emit:
+    """``ctx.emit`` for the action: progress and output as the invocation's events (best effort,
+    like a task's: a lost progress event never fails the call)."""
+
+    def emit(type_: str, data: dict[str, Any], message: str | None) -> None:
+        try:
+            with Work(rt) as work:
+                work.emit(None, type_, invocation_id=invocation_id, data=data, message=message)
+        except Exception:
+            log.warning("could not record a %s event of invocation %s", type_, invocation_id)
+
+    return emit
 
 
 def _storable(output: Any, limit: int) -> tuple[Any, str | None]:
@@ -172,8 +196,8 @@ def _finish(
     error: str | None,
     duration_ms: int,
 ) -> None:
-    with rt.db.transaction() as session:
-        session.execute(
+    with Work(rt) as work:
+        moved = work.session.execute(
             update(Invocation)
             .where(
                 Invocation.id == invocation_id,
@@ -188,4 +212,16 @@ def _finish(
                 duration_ms=duration_ms,
             )
             .execution_options(synchronize_session=False)
-        )
+        ).rowcount
+        if moved:
+            data: dict[str, Any] = {"duration_ms": duration_ms, "error": error}
+            if len(json.dumps(output, default=str)) <= EVENT_OUTPUT_BYTES:
+                data["output"] = output
+            verb = "completed" if status == S.COMPLETED else "failed"
+            work.emit(
+                None,
+                f"invocation_{verb}",
+                invocation_id=invocation_id,
+                data=data,
+                message=f"Invocation {verb}" + (f": {error}" if error else ""),
+            )

@@ -18,7 +18,7 @@ class Events(MethodView):
     @blp.arguments(EventListArgs, location="query")
     @blp.response(200, EventPageSchema)
     def get(self, args):
-        """List events (filters: type, run_id, from_date, to_date, after_event_id)"""
+        """List events (filters: type, run_id, invocation_id, from_date, to_date, after_event_id)"""
         with runtime().db.transaction() as session:
             return service.list_events(session, **args)
 

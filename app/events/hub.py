@@ -60,10 +60,14 @@ class Hub:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self.ready = threading.Event()
+        # Counts connections to Redis. Events published while the hub was disconnected never
+        # reach it, so a stream that sees the count change reads what it missed from the table.
+        self.epoch = 0
 
-    def subscribe(self, run_id: str | None) -> Subscription:
+    def subscribe(self, key: str | None) -> Subscription:
+        """Events of one run or one invocation (by its id), or of everything (``None``)."""
         self._ensure_listening()
-        subscription = Subscription(self, run_id or ALL, self.buffer)
+        subscription = Subscription(self, key or ALL, self.buffer)
         with self._lock:
             self._subscriptions.setdefault(subscription.key, set()).add(subscription)
         return subscription
@@ -103,6 +107,7 @@ class Hub:
                 client = redis.Redis.from_url(self.redis_url, decode_responses=True)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(GLOBAL_CHANNEL)
+                self.epoch += 1
                 self.ready.set()
                 delay = 0.5
                 for message in pubsub.listen():
@@ -120,9 +125,9 @@ class Hub:
             return
         with self._lock:
             targets = list(self._subscriptions.get(ALL, ()))
-            run_id = event.get("run_id")
-            if run_id:
-                targets.extend(self._subscriptions.get(run_id, ()))
+            for key in (event.get("run_id"), event.get("invocation_id")):
+                if key:
+                    targets.extend(self._subscriptions.get(key, ()))
         item = (event, payload)
         for subscription in targets:
             subscription.offer(item)

@@ -20,6 +20,8 @@ def render_event(event: Event) -> dict[str, Any]:
     data = {"execution_id": event.run_id, **(event.data or {})}
     if event.task_id:
         data.setdefault("step_id", event.task_id)
+    if event.invocation_id:
+        data.setdefault("invocation_id", event.invocation_id)
     return {
         "event_id": event.id,
         "id": event.id,
@@ -29,6 +31,7 @@ def render_event(event: Event) -> dict[str, Any]:
         "run_id": event.run_id,
         "task_id": event.task_id,
         "step_id": event.task_id,
+        "invocation_id": event.invocation_id,
         "timestamp": _iso(event.created_at),
         "data": data,
         "details": data,

@@ -1,5 +1,5 @@
 """Server-Sent Events: ``/events/executions/{id}`` (seed 000), ``/events/harmonia/executions/{id}``
-(seed 001).
+(seed 001) and ``/events/invocations/{id}`` (one direct invocation).
 
 Each event is sent with an ``id:`` line (the event id), ``event:`` (its type) and ``data:`` (the
 union shape). A reconnecting client sends ``Last-Event-ID`` (browsers do this by themselves) and
@@ -18,6 +18,7 @@ from app.events.stream import EventStream, Overflow
 from app.extensions import runtime
 from app.models import Run
 from app.services.errors import run_not_found
+from app.services.integrations import get_invocation
 
 bp = Blueprint("sse", __name__)
 KEEPALIVE_SECONDS = 15.0
@@ -31,13 +32,20 @@ def _after_id() -> int | None:
         return None
 
 
-def _stream(run_id: str) -> Response:
+def _stream(run_id: str | None, invocation_id: str | None = None) -> Response:
     rt = runtime()
     with rt.db.transaction() as session:
-        if session.get(Run, run_id) is None:
+        if run_id is not None and session.get(Run, run_id) is None:
             raise run_not_found(run_id)
+        if invocation_id is not None:
+            get_invocation(session, invocation_id)
     stream = EventStream(
-        rt, current_app.extensions["harmonia_hub"], run_id, _after_id(), idle=KEEPALIVE_SECONDS
+        rt,
+        current_app.extensions["harmonia_hub"],
+        run_id,
+        _after_id(),
+        idle=KEEPALIVE_SECONDS,
+        invocation_id=invocation_id,
     )
 
     def generate():
@@ -74,3 +82,8 @@ def run_events(run_id: str) -> Response:
 @bp.get("/events/harmonia/executions/<run_id>")
 def harmonia_run_events(run_id: str) -> Response:
     return _stream(run_id)
+
+
+@bp.get("/events/invocations/<invocation_id>")
+def invocation_events(invocation_id: str) -> Response:
+    return _stream(None, invocation_id)

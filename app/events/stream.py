@@ -6,12 +6,19 @@ overlap. Events are published only after they are committed, so anything publish
 subscription began is already readable from the table.
 
 A run's stream ends after its final event (``execution_completed``/``failed``/``cancelled``) once
-the run is finished; the all-runs stream never ends.
+the run is finished, an invocation's after ``invocation_completed``/``failed``; the all-runs stream
+never ends.
+
+Redis is a fan-out, not the record: an event published while the hub had lost Redis never
+reaches it. When the hub reconnects (its ``epoch`` changes) each stream reads the table again
+after the last event it sent, so a Redis restart costs a client no event.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -24,7 +31,10 @@ from app.models.status import RUN_TERMINAL
 # The last event of a finished run (a completed run ends with workflow_completed, which
 # follows execution_completed for seed 000's clients).
 FINAL = {"workflow_completed", "execution_failed", "execution_cancelled"}
+INVOCATION_FINAL = {"invocation_completed", "invocation_failed"}
 REPLAY_PAGE = 500
+# The longest a stream waits on its queue before it looks at the hub's epoch again.
+EPOCH_CHECK = 1.0
 # Event ids are 64-bit: a client's larger "after" id means "after everything" (not a DB error).
 MAX_EVENT_ID = 2**63 - 1
 GLOBAL_REPLAY_LIMIT = 10_000
@@ -45,13 +55,26 @@ def _run_finished(rt, run_id: str) -> bool:
     return status in {s.value for s in RUN_TERMINAL}
 
 
-def _past(rt, run_id: str | None, after: int) -> Iterator[Delivery]:
+class Scope(NamedTuple):
+    """Whose events a stream carries: a run's, an invocation's, or (both None) everyone's."""
+
+    run_id: str | None = None
+    invocation_id: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        return self.run_id or self.invocation_id
+
+
+def _past(rt, scope: Scope, after: int) -> Iterator[Delivery]:
     after = min(after, MAX_EVENT_ID)
     sent = 0
     while True:
         query = select(Event).where(Event.id > after).order_by(Event.id).limit(REPLAY_PAGE)
-        if run_id is not None:
-            query = query.where(Event.run_id == run_id)
+        if scope.run_id is not None:
+            query = query.where(Event.run_id == scope.run_id)
+        elif scope.invocation_id is not None:
+            query = query.where(Event.invocation_id == scope.invocation_id)
         with rt.db.transaction() as session:
             page = session.execute(query).scalars().all()
         for event in page:
@@ -59,18 +82,30 @@ def _past(rt, run_id: str | None, after: int) -> Iterator[Delivery]:
             yield Delivery(rendered, json.dumps(rendered, default=str))
             after = event.id
             sent += 1
-        if len(page) < REPLAY_PAGE or (run_id is None and sent >= GLOBAL_REPLAY_LIMIT):
+        if len(page) < REPLAY_PAGE or (scope.key is None and sent >= GLOBAL_REPLAY_LIMIT):
             return
 
 
 class EventStream:
     """Iterate to receive events; ``None`` means "nothing for a while" (send a keep-alive)."""
 
-    def __init__(self, rt, hub, run_id: str | None, after: int | None, idle: float = 15.0):
+    def __init__(
+        self,
+        rt,
+        hub,
+        run_id: str | None,
+        after: int | None,
+        idle: float = 15.0,
+        *,
+        invocation_id: str | None = None,
+    ):
         self.rt = rt
+        self.hub = hub
+        self.scope = Scope(run_id, invocation_id)
         self.run_id = run_id
         self.idle = idle
-        self.subscription = hub.subscribe(run_id)
+        self.subscription = hub.subscribe(self.scope.key)
+        self.epoch = hub.epoch
         self.sent: set[int] = set()
         self.last_id = after or 0
         self._pending = self._replay(after)
@@ -81,27 +116,37 @@ class EventStream:
         self._pending = self._replay(after)
 
     def _replay(self, after: int | None) -> Iterator[Delivery]:
-        if self.run_id is None and after is None:
+        if self.scope.key is None and after is None:
             return iter(())  # the all-runs stream starts live unless asked to resume
-        return _past(self.rt, self.run_id, after or 0)
+        return _past(self.rt, self.scope, after or 0)
+
+    def _catch_up_after_reconnect(self) -> None:
+        if self.hub.epoch == self.epoch:
+            return
+        self.epoch = self.hub.epoch
+        if self.scope.key is not None or self.last_id:
+            self._pending = itertools.chain(self._pending, self._replay(self.last_id))
 
     def close(self) -> None:
         self.subscription.close()
 
     def next(self, timeout: float | None = None) -> Delivery | None:
         """The next event to send, or None after ``timeout`` (default: the idle interval)."""
-        for delivery in self._pending:
-            if delivery.event["event_id"] not in self.sent:
-                return self._deliver(delivery)
-        self._pending = iter(())
+        deadline = time.monotonic() + (self.idle if timeout is None else timeout)
         while True:
+            self._catch_up_after_reconnect()
+            for delivery in self._pending:
+                if delivery.event["event_id"] not in self.sent:
+                    return self._deliver(delivery)
+            self._pending = iter(())
             if self.subscription.overflowed:
                 raise Overflow()
-            item = self.subscription.get(self.idle if timeout is None else timeout)
-            if item is None:
-                return None
-            if item[0].get("event_id") not in self.sent:
+            left = deadline - time.monotonic()
+            item = self.subscription.get(max(0.0, min(left, EPOCH_CHECK)))
+            if item is not None and item[0].get("event_id") not in self.sent:
                 return self._deliver(Delivery(*item))
+            if item is None and time.monotonic() >= deadline:
+                return None
 
     def _deliver(self, delivery: Delivery) -> Delivery:
         event_id = delivery.event["event_id"]
@@ -110,6 +155,8 @@ class EventStream:
         return delivery
 
     def finished(self, event: dict[str, Any]) -> bool:
+        if self.scope.invocation_id is not None:
+            return event.get("type") in INVOCATION_FINAL  # sent once, when it has ended
         return (
             self.run_id is not None
             and event.get("type") in FINAL

@@ -1,7 +1,8 @@
-"""WebSocket endpoints (flask-sock): one run's events, or every run's.
+"""WebSocket endpoints (flask-sock): one run's or one invocation's events, or every run's.
 
-- ``/ws/executions/{id}`` (seeds 000, 004), ``/ws/harmonia/executions/{id}`` (seed 001) and
-  ``/ws/events`` (seed 004, all runs). Each message is one event in the union shape.
+- ``/ws/executions/{id}`` (seeds 000, 004), ``/ws/harmonia/executions/{id}`` (seed 001),
+  ``/ws/invocations/{id}`` (one direct invocation) and ``/ws/events`` (seed 004, all runs).
+  Each message is one event in the union shape.
 - The client may send ``{"type": "ping"}`` → ``{"type": "pong", "timestamp": …}``, and
   ``{"type": "subscribe", "after_event_id": N}`` to (re)receive everything after event N — use the
   last ``event_id`` it saw to resume after a reconnect. ``?after_event_id=N`` does the same on
@@ -20,7 +21,7 @@ from simple_websocket import ConnectionClosed
 
 from app.events.stream import EventStream, Overflow
 from app.extensions import runtime, sock
-from app.models import Run
+from app.models import Invocation, Run
 
 POLL = 0.25  # how often a socket looks for client messages while no event arrives
 
@@ -66,22 +67,25 @@ def _handle(ws, stream: EventStream, raw: str) -> None:
         )
 
 
-def serve(ws, run_id: str | None) -> None:
+def _missing(rt, run_id: str | None, invocation_id: str | None) -> str | None:
+    """What the socket names but does not exist, said as the REST API would."""
+    with rt.db.transaction() as session:
+        if run_id is not None and session.get(Run, run_id) is None:
+            return f"Run with id '{run_id}' not found"
+        if invocation_id is not None and session.get(Invocation, invocation_id) is None:
+            return f"Invocation with id '{invocation_id}' not found"
+    return None
+
+
+def serve(ws, run_id: str | None, invocation_id: str | None = None) -> None:
     rt = runtime()
-    if run_id is not None:
-        with rt.db.transaction() as session:
-            if session.get(Run, run_id) is None:
-                _send(
-                    ws,
-                    {
-                        "type": "error",
-                        "code": "not_found",
-                        "message": f"Run with id '{run_id}' not found",
-                    },
-                )
-                return
+    missing = _missing(rt, run_id, invocation_id)
+    if missing:
+        _send(ws, {"type": "error", "code": "not_found", "message": missing})
+        return
     after = request.args.get("after_event_id", type=int)
-    stream = EventStream(rt, current_app.extensions["harmonia_hub"], run_id, after)
+    hub = current_app.extensions["harmonia_hub"]
+    stream = EventStream(rt, hub, run_id, after, invocation_id=invocation_id)
     try:
         while True:
             while (raw := ws.receive(timeout=0)) is not None:
@@ -123,3 +127,8 @@ def harmonia_run_socket(ws, run_id: str) -> None:
 @sock.route("/ws/events")
 def all_events_socket(ws) -> None:
     serve(ws, None)
+
+
+@sock.route("/ws/invocations/<invocation_id>")
+def invocation_socket(ws, invocation_id: str) -> None:
+    serve(ws, None, invocation_id)

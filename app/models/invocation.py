@@ -42,6 +42,8 @@ class Invocation(Base):
     # The claiming worker (``host:pid``): a redelivery tells a lost invocation from a running one.
     worker: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Outbox mark: set once the broker has the message; the sweep sends rows left without it.
+    submitted_at: Mapped[datetime | None] = mapped_column()
     started_at: Mapped[datetime | None] = mapped_column()
     completed_at: Mapped[datetime | None] = mapped_column()
     duration_ms: Mapped[int | None] = mapped_column(Integer)

@@ -18,6 +18,7 @@ class EventSchema(Schema):
     run_id = fields.String(allow_none=True)
     task_id = fields.String(allow_none=True)
     step_id = fields.String(allow_none=True)
+    invocation_id = fields.String(allow_none=True)
     timestamp = fields.String()
     data = fields.Dict()
     details = fields.Dict()
@@ -33,6 +34,7 @@ class EventSchema(Schema):
 class EventListArgs(PageArgs):
     type = fields.String(validate=validate.Length(min=1, max=64))
     run_id = fields.String()
+    invocation_id = fields.String(metadata={"description": "a direct invocation's events"})
     from_date = fields.AwareDateTime(default_timezone=None)
     to_date = fields.AwareDateTime(default_timezone=None)
     after_event_id = fields.Integer(validate=validate.Range(min=0, max=MAX_EVENT_ID))

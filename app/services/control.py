@@ -26,6 +26,7 @@ from app.services.state import (
     Work,
     nothing_running,
     transition_run,
+    transition_task,
     transition_tasks,
 )
 
@@ -284,6 +285,37 @@ def recover_run(rt, run_id: str) -> bool:
             return False
     submit_generation(rt, run_id, generation, plan, dag)
     return True
+
+
+def release_lost_task(rt, run_id: str, task_id: str, worker: str | None) -> bool:
+    """A task left RUNNING by a worker that died while its run was pausing or cancelling: park it
+    (PENDING, to run on resume) or cancel it, so the run can settle. Guarded by the dead owner,
+    so a task re-claimed meanwhile is left alone."""
+    with Work(rt) as work:
+        status = work.session.execute(select(Run.status).where(Run.id == run_id)).scalar()
+        to = {R.PAUSING.value: T.PENDING, R.CANCELLING.value: T.CANCELLED}.get(status)
+        if to is None:
+            return False
+        fields = {"completed_at": utcnow()} if to == T.CANCELLED else {}
+        moved = transition_task(
+            work,
+            run_id,
+            task_id,
+            to,
+            only_from=[T.RUNNING],
+            extra_where=[TaskExecution.worker == worker],
+            error_message=f"its worker ({worker}) was lost while the run was stopping",
+            **fields,
+        )
+        if moved:
+            work.emit(
+                run_id,
+                "task_cancelled" if to == T.CANCELLED else "task_reclaimed",
+                task_id=task_id,
+                data={"previous_worker": worker, "status": to.value},
+                message=f"Task '{task_id}' released from a worker that died ({worker})",
+            )
+        return moved
 
 
 def settle_run(rt, run_id: str) -> None:

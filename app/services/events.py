@@ -21,6 +21,7 @@ def list_events(
     page_size: int,
     type: str | None = None,
     run_id: str | None = None,
+    invocation_id: str | None = None,
     from_date: datetime | None = None,
     to_date: datetime | None = None,
     after_event_id: int | None = None,
@@ -30,6 +31,8 @@ def list_events(
         query = query.where(Event.type == type)
     if run_id:
         query = query.where(Event.run_id == run_id)
+    if invocation_id:
+        query = query.where(Event.invocation_id == invocation_id)
     # Stored times are UTC; SQLite compares them as text, so the bounds must be UTC too.
     if from_date:
         query = query.where(Event.created_at >= from_date.astimezone(timezone.utc))

@@ -25,6 +25,7 @@ from app.models.base import utcnow
 from app.services.dispatch import HARD_LIMIT_GRACE
 from app.services.errors import InvalidRequest, NotFound
 from app.services.pagination import paginate, paginate_list
+from app.services.state import Work
 
 log = logging.getLogger(__name__)
 
@@ -242,14 +243,56 @@ def _time_limits(parameters: dict[str, Any]) -> dict[str, float]:
     return {}
 
 
+def send_invocation(rt, invocation_id: str, parameters: dict[str, Any]) -> None:
+    """Hand the invocation to the broker, then mark it sent (the sweep sends unmarked ones)."""
+    rt.celery.send_task(
+        INVOKE_TASK,
+        args=[invocation_id],
+        queue=rt.settings.default_queue,
+        **_time_limits(parameters),
+    )
+    try:
+        with rt.db.transaction() as session:
+            session.execute(
+                update(Invocation)
+                .where(Invocation.id == invocation_id)
+                .values(submitted_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+    except Exception:
+        # Sent but not marked: the sweep may send it again; the worker's claim runs it once.
+        log.warning("invocation %s was sent but not marked as sent", invocation_id, exc_info=True)
+
+
+def fail_lost_invocation(rt, invocation_id: str, worker: str | None) -> bool:
+    """Its worker died mid-call: FAILED with the reason, never run again (a direct call may have
+    had side effects). Guarded by the dead owner, so a live claim is never touched."""
+    error = f"the worker running this invocation was lost ({worker}); it was not run again"
+    with Work(rt) as work:
+        moved = work.session.execute(
+            update(Invocation)
+            .where(
+                Invocation.id == invocation_id,
+                Invocation.status == InvocationStatus.RUNNING.value,
+                Invocation.worker == worker,
+            )
+            .values(status=InvocationStatus.FAILED.value, error=error, completed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved:
+            work.emit(
+                None,
+                "invocation_failed",
+                invocation_id=invocation_id,
+                data={"error": error, "previous_worker": worker},
+                message=f"Invocation failed: {error}",
+            )
+    return bool(moved)
+
+
 def _send(rt, invocation: Invocation) -> Invocation:
     try:
-        rt.celery.send_task(
-            INVOKE_TASK,
-            args=[invocation.id],
-            queue=rt.settings.default_queue,
-            **_time_limits(invocation.parameters),
-        )
+        send_invocation(rt, invocation.id, invocation.parameters)
     except Exception as exc:
         # Nothing will ever run it: say so on the row instead of leaving it PENDING forever.
         log.exception("could not send invocation %s to the broker", invocation.id)

@@ -25,6 +25,11 @@ def lease_key(run_id: str, task_id: str) -> str:
     return f"harmonia:lease:{run_id}:{task_id}"
 
 
+def invocation_scope(invocation_id: str) -> str:
+    """Stands for the run id in an invocation's lease and action context: it has no run."""
+    return f"invocation:{invocation_id}"
+
+
 def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as stat:
@@ -45,6 +50,12 @@ def owner_alive(rt, run_id: str, task_id: str, owner: str | None) -> bool:
     host, _, pid = owner.rpartition(":")
     if host == socket.gethostname() and pid.isdigit():
         return pid_alive(int(pid))
+    return lease_held(rt, run_id, task_id)
+
+
+def lease_held(rt, run_id: str, task_id: str) -> bool:
+    """The owner refreshed the task's lease in the last ``LEASE_TTL`` seconds (a task running
+    longer than ``LEASE_REFRESH`` always has one)."""
     try:
         return bool(rt.redis.exists(lease_key(run_id, task_id)))
     except Exception:

@@ -74,10 +74,12 @@ class Work:
         task_id: str | None = None,
         data: dict[str, Any] | None = None,
         message: str | None = None,
+        invocation_id: str | None = None,
     ) -> Event:
         event = Event(
             run_id=run_id,
             task_id=task_id,
+            invocation_id=invocation_id,
             type=type_,
             data=data or {},
             message=message,
@@ -98,6 +100,7 @@ class Work:
             {
                 "run_id": e.run_id,
                 "task_id": e.task_id,
+                "invocation_id": e.invocation_id,
                 "type": e.type,
                 "data": e.data,
                 "message": e.message,

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from app.cli import beat_argv, worker_argv
+from app.models import Invocation, Run, TaskExecution
+from app.models.base import utcnow
 from tests.integration.conftest import settings_env
 from tests.integration.helpers import create_workflow, execute, steps, wait_for_run
 
@@ -80,3 +84,68 @@ def test_beat_keeps_sweeping_with_nothing_to_do(client, beat_and_worker):
         assert time.monotonic() < deadline, beat_and_worker.read_text()[-4000:]
         time.sleep(0.2)
     assert "SchedulingError" not in beat_and_worker.read_text()
+
+
+def test_beat_sends_an_invocation_never_sent(client, rt, monkeypatch, beat_and_worker):
+    # The API "crashes" after writing the invocation, before the broker has it.
+    monkeypatch.setattr("app.services.integrations._send", lambda _rt, invocation: invocation)
+    response = client.post(
+        "/api/v1/integrations/builtin/capabilities/echo", json={"parameters": {"n": 7}}
+    )
+    assert response.status_code == 202, response.json
+    done = _wait_for_invocation(client, response.json["id"])
+    assert done["status"] == "COMPLETED" and done["output"] == {"n": 7}, done
+
+
+def test_beat_fails_an_invocation_lost_with_its_worker(client, rt, beat_and_worker):
+    long_ago = utcnow() - timedelta(hours=1)
+    with rt.db.transaction() as session:
+        invocation = Invocation(
+            integration_id="builtin",
+            capability_id="echo",
+            status="RUNNING",
+            parameters={},
+            worker="a-host-that-is-gone:4242",
+            created_at=long_ago,
+            submitted_at=long_ago,
+            started_at=long_ago,
+        )
+        session.add(invocation)
+    done = _wait_for_invocation(client, invocation.id)
+    assert done["status"] == "FAILED"
+    assert "worker running this invocation was lost (a-host-that-is-gone:4242)" in done["error"]
+    events = client.get(f"/api/v1/events?invocation_id={invocation.id}").json["items"]
+    assert [e["type"] for e in events] == ["invocation_failed"]
+
+
+def test_beat_settles_a_cancelling_run_whose_worker_died(client, rt, monkeypatch, beat_and_worker):
+    monkeypatch.setattr("app.services.runs.submit_generation", lambda *args, **kwargs: False)
+    workflow = create_workflow(
+        client, {"tasks": {"t": {"action": "builtin.sleep", "input": {"seconds": 60}}}}
+    )
+    run_id = execute(client, workflow["id"])
+    long_ago = utcnow() - timedelta(hours=1)
+    with rt.db.transaction() as session:  # it was running on a worker that died, then cancelled
+        session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(status="CANCELLING", submitted_at=long_ago, updated_at=long_ago)
+        )
+        session.execute(
+            update(TaskExecution)
+            .where(TaskExecution.run_id == run_id)
+            .values(status="RUNNING", worker="a-host-that-is-gone:4242", started_at=long_ago)
+        )
+    run = wait_for_run(client, run_id, timeout=30)
+    assert run["status"] == "CANCELLED", run
+    assert steps(client, run_id)["t"]["status"] == "CANCELLED"
+
+
+def _wait_for_invocation(client, invocation_id: str, timeout: float = 30) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        body = client.get(f"/api/v1/integrations/invocations/{invocation_id}").json
+        if body["status"] in ("COMPLETED", "FAILED"):
+            return body
+        assert time.monotonic() < deadline, f"invocation still {body['status']}"
+        time.sleep(0.1)

@@ -191,3 +191,37 @@ def test_global_stream_sees_two_concurrent_runs(live, server):
     for run_id in runs:
         ids = [e["event_id"] for e in got if e["run_id"] == run_id]
         assert ids == run_events(live, run_id)
+
+
+def test_an_invocation_streams_its_progress_like_a_task(live, server):
+    command = "echo first; sleep 0.3; echo second"
+    response = live.post(
+        "/api/v1/integrations/cli/capabilities/execute_command",
+        json={"parameters": {"command": command, "shell": True}},
+    )
+    assert response.status_code == 202, response.json
+    invocation_id = response.json["id"]
+    got = ws_collect(f"ws://{server}/ws/invocations/{invocation_id}")
+    types = [e["type"] for e in got]
+    assert types[0] == "invocation_started" and types[-1] == "invocation_completed", types
+    assert "step_output" in types
+    output = "\n".join(e["data"]["line"] for e in got if e["type"] == "step_output")
+    assert "first" in output and "second" in output
+    assert all(e["invocation_id"] == invocation_id and e["run_id"] is None for e in got)
+    stored = live.get(f"/api/v1/events?invocation_id={invocation_id}&page_size=100").json
+    assert [e["event_id"] for e in got] == [e["event_id"] for e in stored["items"]]
+    replayed = sse_collect(f"http://{server}/events/invocations/{invocation_id}")
+    assert [e["event_id"] for e in replayed] == [e["event_id"] for e in got]
+
+
+def test_unknown_invocation_stream_says_so(server):
+    got = ws_collect(f"ws://{server}/ws/invocations/no-such-invocation", timeout=5)
+    assert got == [
+        {
+            "type": "error",
+            "code": "not_found",
+            "message": "Invocation with id 'no-such-invocation' not found",
+        }
+    ]
+    response = httpx.get(f"http://{server}/events/invocations/no-such", headers=ADMIN)
+    assert response.status_code == 404

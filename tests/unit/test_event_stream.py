@@ -32,9 +32,16 @@ def event(event_id: int, run_id: str = "r1", type_: str = "task_started") -> dic
 def past(monkeypatch):
     stored: list[dict] = []
 
-    def fake_past(_rt, run_id, after):
+    def fake_past(_rt, scope, after):
         for item in stored:
-            if item["event_id"] > after and (run_id is None or item["run_id"] == run_id):
+            mine = (
+                item.get("run_id") == scope.run_id
+                if scope.run_id
+                else item.get("invocation_id") == scope.invocation_id
+                if scope.invocation_id
+                else True
+            )
+            if item["event_id"] > after and mine:
                 yield Delivery(item, json.dumps(item))
 
     monkeypatch.setattr(stream_module, "_past", fake_past)
@@ -84,3 +91,33 @@ def test_the_all_runs_stream_starts_live(past):
     hub.publish(event(3, run_id="b"))
     got = [everything.next(timeout=0.01).event["event_id"] for _ in range(2)]
     assert got == [2, 3]
+
+
+def test_a_hub_reconnect_replays_what_the_stream_missed(past):
+    hub = FakeHub()
+    live = EventStream(None, hub, "r1", after=None)
+    assert live.next(timeout=0.01) is None  # the (empty) history is read
+    past.append(event(1))
+    hub.publish(event(1))
+    assert live.next(timeout=0.01).event["event_id"] == 1
+    # Redis restarts: event 2 is committed, but its publish is lost with the connection.
+    past.append(event(2))
+    assert live.next(timeout=0.01) is None
+    hub.epoch += 1  # the hub has reconnected
+    hub.publish(event(3))
+    past.append(event(3))
+    got = [live.next(timeout=0.01) for _ in range(3)]
+    assert [d.event["event_id"] for d in got if d] == [2, 3]
+
+
+def test_an_invocation_stream_carries_its_own_events_and_ends_with_it(past):
+    hub = FakeHub()
+    mine = {"event_id": 1, "run_id": None, "invocation_id": "i1", "type": "invocation_started"}
+    past.append(mine)
+    live = EventStream(None, hub, None, after=None, invocation_id="i1")
+    assert live.next(timeout=0.01).event == mine
+    hub.publish({**mine, "event_id": 2, "invocation_id": "i2"})  # another invocation's
+    done = {**mine, "event_id": 3, "type": "invocation_completed"}
+    hub.publish(done)
+    delivery = live.next(timeout=0.01)
+    assert delivery.event == done and live.finished(delivery.event)
