@@ -69,7 +69,13 @@ def make_celery(settings: Settings, *, include_tasks: bool = False) -> Celery:
         # The recovery sweep (app/services/recovery.py); `harmonia dev` and docker-compose run
         # Celery beat to send it.
         beat_schedule={
-            "harmonia-sweep": {"task": "harmonia.sweep", "schedule": settings.sweep_interval},
+            "harmonia-sweep": {
+                "task": "harmonia.sweep",
+                "schedule": settings.sweep_interval,
+                # A sweep that waited in the queue behind busy workers for a whole interval is
+                # superseded by the next one: drop it rather than run them back to back.
+                "options": {"expires": settings.sweep_interval},
+            },
         },
     )
     return app

@@ -48,7 +48,11 @@ def sweep(
     unsent_after = settings.unsent_grace if unsent_after is None else unsent_after
     stalled_after = settings.stall_seconds if stalled_after is None else stalled_after
     me = worker_id()
-    if not rt.redis.set(LOCK, me, nx=True, ex=120):
+    # Long enough to cover a sweep, short enough that one killed mid-sweep holds up the next
+    # ones for two intervals at most (each step is a guarded compare-and-set: an overlap of two
+    # sweeps wastes work but breaks nothing).
+    lock_seconds = int(max(10, min(120, 2 * settings.sweep_interval)))
+    if not rt.redis.set(LOCK, me, nx=True, ex=lock_seconds):
         return {"skipped": "another sweep is running"}
     try:
         return {
