@@ -9,10 +9,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from app.supervisor import Service, Supervisor
 from config.logging import configure_logging
 from config.settings import Settings
 
@@ -48,42 +50,61 @@ def redis_binary() -> str | None:
         return None
 
 
-def start_embedded_redis(home: Path) -> tuple[subprocess.Popen | object, str]:
-    """A real Redis server on a free loopback port (fakeredis's TCP server as a last resort)."""
-    port = free_port()
-    binary = redis_binary()
-    home.mkdir(parents=True, exist_ok=True)
-    if binary:
-        process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(home.resolve()),
-                "--logfile",
-                str((home / "redis.log").resolve()),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        if not wait_for_port("127.0.0.1", port):
-            process.terminate()
-            raise click.ClickException(f"embedded Redis ({binary}) did not start")
-        return process, f"redis://127.0.0.1:{port}/0"
-    from fakeredis import TcpFakeServer  # about 40x slower than a real Redis, but it works
+def redis_argv(binary: str, port: int, home: Path) -> list[str]:
+    """A memory-only Redis server on ``port`` of the loopback, logging under ``home``."""
+    return [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(home.resolve()),
+        "--logfile",
+        str((home / "redis.log").resolve()),
+    ]
 
-    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+
+def start_fake_redis(port: int) -> object:
+    """fakeredis's TCP server in a thread: about 40x slower than a real Redis, but it works."""
     import threading
 
+    from fakeredis import TcpFakeServer
+
+    server = TcpFakeServer(("127.0.0.1", port), server_type="redis")
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"redis://127.0.0.1:{port}/0"
+    return server
+
+
+def start_embedded_redis(
+    home: Path, supervisor: Supervisor | None = None
+) -> tuple[subprocess.Popen | object | None, str]:
+    """A real Redis server on a free loopback port (fakeredis's TCP server as a last resort).
+
+    Under ``supervisor`` the server is its service ``redis``, restarted on the same port if it
+    dies (its data is in memory only; the recovery sweep re-drives what was lost), and the handle
+    returned is None. Otherwise the handle is the server's process (or the fake server)."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    binary = redis_binary()
+    if not binary:
+        return start_fake_redis(port), url
+    home.mkdir(parents=True, exist_ok=True)
+    argv = redis_argv(binary, port, home)
+    process = None
+    if supervisor is not None:
+        supervisor.start(Service("redis", argv, quiet=True))
+    else:
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_for_port("127.0.0.1", port):
+        if process is not None:
+            process.terminate()
+        raise click.ClickException(f"embedded Redis ({binary}) did not start")
+    return process, url
 
 
 def _celery(command: str) -> list[str]:
@@ -250,10 +271,19 @@ def create_user(username: str, role: str, password: str) -> None:
     click.echo(f"user '{user.username}' ({user.role}, id {user.id}) created")
 
 
+# Ctrl-C in a terminal reaches only this process: the children run in sessions of their own.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _on_stop_signals(handler: Callable[..., object]) -> None:
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
+
+
 @main.command()
 def dev() -> None:
     """Start everything on this machine: database, Redis, workers, beat (the recovery sweep) and
-    the API. Ctrl-C stops all."""
+    the API, restarting any of them that dies. Ctrl-C stops all."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -263,62 +293,42 @@ def dev() -> None:
     # On this machine the API docs open without a key (the spec holds no data; every call made
     # from Swagger UI still needs one). Set HARMONIA_PUBLIC_DOCS=false to close them.
     env.setdefault("HARMONIA_PUBLIC_DOCS", "true")
-    children: list[subprocess.Popen] = []
-    redis_server = None
-    if not settings.redis_url:
-        redis_server, url = start_embedded_redis(settings.home)
-        env["HARMONIA_REDIS_URL"] = url
-        click.echo(f"embedded Redis on {url}")
-    settings = Settings.from_env(env)
-
-    from app.migrate import upgrade
-
-    upgrade(settings.resolved_database_url)
-    click.echo(f"database: {settings.resolved_database_url}")
-    _show_bootstrap_key(settings)
-
-    stopping = False
-
-    def stop(*_args) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        click.echo("stopping Harmonia…")
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        deadline = time.monotonic() + 15
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-        if isinstance(redis_server, subprocess.Popen):
-            redis_server.terminate()
-            redis_server.wait(timeout=10)
-        elif redis_server is not None:
-            redis_server.shutdown()
-
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
-    signal.signal(signal.SIGINT, lambda *_: (stop(), sys.exit(0)))
+    supervisor = Supervisor()
+    fake_redis = None
+    # While starting up, a stop signal interrupts whatever runs (a migration waiting on a
+    # database); once supervising, it only asks the loop to return, so no child is left half
+    # started.
+    _on_stop_signals(signal.default_int_handler)
     try:
-        children.append(subprocess.Popen(worker_argv(settings), env=env))
-        children.append(subprocess.Popen(beat_argv(settings), env=env))
-        children.append(subprocess.Popen(api_argv(settings), env=env))
+        if not settings.redis_url:
+            fake_redis, url = start_embedded_redis(settings.home, supervisor)
+            env["HARMONIA_REDIS_URL"] = url
+            click.echo(f"embedded Redis on {url}")
+        settings = Settings.from_env(env)
+
+        from app.migrate import upgrade
+
+        upgrade(settings.resolved_database_url)
+        click.echo(f"database: {settings.resolved_database_url}")
+        _show_bootstrap_key(settings)
+
+        _on_stop_signals(supervisor.request_stop)
+        supervisor.start(
+            Service("worker", worker_argv(settings), env),
+            Service("beat", beat_argv(settings), env),
+            Service("api", api_argv(settings), env),
+        )
         click.echo(
             f"Harmonia API on http://{settings.host}:{settings.port} "
             f"(docs: http://{settings.host}:{settings.port}/docs)"
         )
-        while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    click.echo(f"a child process exited with {child.returncode}; stopping")
-                    stop()
-                    sys.exit(1)
-            time.sleep(0.5)
+        supervisor.run()
     finally:
-        stop()
+        _on_stop_signals(supervisor.request_stop)  # a second Ctrl-C must not cut the clean-up
+        click.echo("stopping Harmonia…")
+        supervisor.stop()
+        if fake_redis is not None:
+            fake_redis.shutdown()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """``harmonia dev`` (what ``make dev`` runs): the embedded default serves the README quickstart,
-and SIGTERM stops every child process."""
+a service killed with ``kill -9`` comes back while the others keep running, and SIGTERM stops
+every child process and everything the children started."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -15,7 +17,6 @@ import httpx
 import pytest
 
 from app.cli import free_port
-from app.services.leases import pid_alive
 
 
 def _children(pid: int) -> set[int]:
@@ -25,6 +26,115 @@ def _children(pid: int) -> set[int]:
             found.add(int(child))
             found |= _children(int(child))
     return found
+
+
+def _stat(pid: int) -> list[str]:
+    """``/proc/<pid>/stat`` after the command name: state, ppid, pgrp, …"""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _group_members(groups: set[int]) -> set[int]:
+    """Live (not zombie) processes of these process groups, wherever they were reparented."""
+    members = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                state, _ppid, pgrp = _stat(int(entry.name))[:3]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(pgrp) in groups and state not in ("Z", "X"):
+                members.add(int(entry.name))
+    return members
+
+
+def _groups(pid: int) -> set[int]:
+    """The process groups of ``pid``'s descendants (each service runs in its own)."""
+    groups = set()
+    for child in _children(pid):
+        with contextlib.suppress(FileNotFoundError):  # it has just exited
+            groups.add(int(_stat(child)[2]))
+    return groups - {os.getpgid(0)}
+
+
+def _service(pid: int, *words: str) -> int | None:
+    """The child of ``harmonia dev`` whose command line holds all ``words`` (as whole words, so
+    ``worker`` is not the ``worker.celery_app`` of beat's)."""
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes().decode()
+            except FileNotFoundError:
+                continue
+            if set(words) <= {Path(word).name for word in cmdline.replace("\0", " ").split()}:
+                return int(child)
+    return None
+
+
+def _wait_for(what: str, check, timeout: float, log: Path):
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"{what} within {timeout}s:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+    return found
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health/ready", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stop(process: subprocess.Popen, signum: int = signal.SIGTERM) -> None:
+    """Signal ``harmonia dev``'s process group (a terminal's Ctrl-C sends SIGINT to the
+    foreground group); then no process of its children's groups may remain."""
+    groups = _groups(process.pid)
+    assert len(groups) >= 4  # redis, worker, beat, api
+    os.killpg(process.pid, signum)
+    assert process.wait(timeout=40) == 0
+    deadline = time.monotonic() + 5
+    while (survivors := _group_members(groups)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not survivors, f"processes still running after SIGTERM: {survivors}"
+
+
+HELLO = {
+    "name": "hello",
+    "tasks": {
+        "greet": {
+            "component": "cli",
+            "action": "execute_command",
+            "input": {"command": "echo Hello ${workflow.input.who}"},
+        },
+        "shout": {
+            "component": "builtin",
+            "action": "echo",
+            "input": {"message": "${tasks.greet.output.result}!"},
+            "depends_on": ["greet"],
+        },
+    },
+}
+
+
+def _run_hello(base: str, auth: dict[str, str]) -> dict:
+    """The README quickstart: create the hello workflow, run it, wait for the end."""
+    created = httpx.post(f"{base}/api/v1/workflows", headers=auth, json=HELLO)
+    assert created.status_code == 201, created.text
+    started = httpx.post(
+        f"{base}/api/v1/workflows/{created.json()['id']}/execute",
+        json={"input_data": {"who": "Harmonia"}},
+        headers=auth,
+    )
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    deadline = time.monotonic() + 60
+    while (run := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())["status"] not in (
+        "COMPLETED",
+        "FAILED",
+    ):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.2)
+    return run
 
 
 @pytest.fixture
@@ -40,7 +150,11 @@ def dev_server(tmp_path):
     )
     with open(tmp_path / "dev.log", "w") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "dev"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "app.cli", "dev"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a group of its own, as in a terminal
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -60,60 +174,67 @@ def dev_server(tmp_path):
         )
     printed = re.findall(r"HARMONIA_API_KEY=(hmn_\S+)", (tmp_path / "dev.log").read_text())
     assert len(printed) == 1, "the first start prints one bootstrap admin key"
+    groups = _groups(process.pid)
     yield process, base, tmp_path, {"Authorization": f"Bearer {printed[0]}"}
-    if process.poll() is None:
+    groups |= _groups(process.pid)  # with the groups of restarted services
+    if process.poll() is None:  # the test failed before stopping it
         process.kill()
+    for pid in _group_members(groups):
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_quickstart_on_the_embedded_default(dev_server):
     process, base, tmp_path, auth = dev_server
     assert httpx.get(f"{base}/api/v1/workflows").status_code == 401  # nothing without a key
-    # The README quickstart, step by step.
-    created = httpx.post(
-        f"{base}/api/v1/workflows",
-        headers=auth,
-        json={
-            "name": "hello",
-            "tasks": {
-                "greet": {
-                    "component": "cli",
-                    "action": "execute_command",
-                    "input": {"command": "echo Hello ${workflow.input.who}"},
-                },
-                "shout": {
-                    "component": "builtin",
-                    "action": "echo",
-                    "input": {"message": "${tasks.greet.output.result}!"},
-                    "depends_on": ["greet"],
-                },
-            },
-        },
-    )
-    assert created.status_code == 201, created.text
-    started = httpx.post(
-        f"{base}/api/v1/workflows/{created.json()['id']}/execute",
-        json={"input_data": {"who": "Harmonia"}},
-        headers=auth,
-    )
-    assert started.status_code == 202, started.text
-    run_id = started.json()["run_id"]
-    deadline = time.monotonic() + 60
-    while (run := httpx.get(f"{base}/api/v1/runs/{run_id}", headers=auth).json())["status"] not in (
-        "COMPLETED",
-        "FAILED",
-    ):
-        assert time.monotonic() < deadline, run
-        time.sleep(0.2)
+    run = _run_hello(base, auth)
     assert run["status"] == "COMPLETED", run
     assert run["output_data"] == {"shout": {"message": "Hello Harmonia!"}}
-    steps = httpx.get(f"{base}/api/v1/runs/{run_id}/steps", headers=auth).json()
+    steps = httpx.get(f"{base}/api/v1/runs/{run['id']}/steps", headers=auth).json()
     assert [s["step_id"] for s in steps] == ["greet", "shout"]
     assert (tmp_path / "home" / "harmonia.db").exists()  # SQLite under HARMONIA_HOME
+    _stop(process)
 
-    children = _children(process.pid)
-    assert len(children) >= 4  # redis, worker(s), beat, api
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=40)
-    time.sleep(0.5)
-    survivors = [pid for pid in children if pid_alive(pid)]
-    assert not survivors, f"children still running after SIGTERM: {survivors}"
+
+def test_a_killed_worker_is_restarted_while_the_api_answers(dev_server):
+    process, base, tmp_path, auth = dev_server
+    log = tmp_path / "dev.log"
+    old = _service(process.pid, "celery", "worker")
+    assert old, "no Celery worker among the children"
+    os.kill(old, signal.SIGKILL)
+    answered = 0
+
+    def restarted() -> int | None:
+        nonlocal answered
+        assert httpx.get(f"{base}/health", timeout=5).status_code == 200  # the API stays up
+        answered += 1
+        new = _service(process.pid, "celery", "worker")
+        return new if new not in (None, old) and _ready(base) else None
+
+    _wait_for("a new worker answering", restarted, 30, log)
+    assert answered >= 5, "the API was polled through the restart window"
+    assert not _group_members({old}), "the old worker's pool processes are gone"
+    assert re.search(
+        rf"worker \(pid {old}\) died with SIGKILL; restarting in 1\.0s", log.read_text()
+    )
+    assert _run_hello(base, auth)["status"] == "COMPLETED"
+    _stop(process)
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [("beat", ("celery", "beat")), ("api", ("gunicorn",)), ("redis", ("redis-server",))],
+    ids=["beat", "api-master", "embedded-redis"],
+)
+def test_a_killed_service_is_restarted(dev_server, name, words):
+    process, base, tmp_path, _auth = dev_server
+    log = tmp_path / "dev.log"
+    old = _service(process.pid, *words)
+    assert old, f"no {name} among the children"
+    os.kill(old, signal.SIGKILL)
+    line = rf"{name} \(pid {old}\) died with SIGKILL; restarting in 1\.0s"
+    _wait_for(f"the line '{line}'", lambda: re.search(line, log.read_text()), 10, log)
+    _wait_for(f"a new {name}", lambda: _service(process.pid, *words) not in (None, old), 15, log)
+    _wait_for("ready again", lambda: _ready(base), 30, log)
+    assert not _group_members({old}), f"what {name} started went with it"
+    assert "Connection in use" not in log.read_text(), "the old API workers kept the port"
+    _stop(process, signal.SIGINT)
