@@ -124,7 +124,7 @@ def worker_argv(
         "--concurrency",
         str(concurrency or settings.worker_concurrency),
         "--queues",
-        settings.default_queue,
+        f"{settings.default_queue},{settings.sweep_queue}",
         "--hostname",
         f"{name}@%h",
         "--loglevel",

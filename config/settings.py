@@ -136,6 +136,13 @@ class Settings:
             db_retry_seconds=_float(get("HARMONIA_DB_RETRY_SECONDS"), 120.0),
         )
 
+    @property
+    def sweep_queue(self) -> str:
+        """The recovery sweep's own queue, consumed by every ``harmonia worker`` besides the
+        default one: a sweep never waits behind a backlog of tasks (the backlog may be what it
+        has to recover)."""
+        return f"{self.default_queue}.sweep"
+
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)
 

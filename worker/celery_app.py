@@ -72,9 +72,9 @@ def make_celery(settings: Settings, *, include_tasks: bool = False) -> Celery:
             "harmonia-sweep": {
                 "task": "harmonia.sweep",
                 "schedule": settings.sweep_interval,
-                # A sweep that waited in the queue behind busy workers for a whole interval is
-                # superseded by the next one: drop it rather than run them back to back.
-                "options": {"expires": settings.sweep_interval},
+                # Its own queue, so it never waits behind a backlog of tasks; one that still
+                # waited a whole interval (every pool process busy) is superseded by the next.
+                "options": {"queue": settings.sweep_queue, "expires": settings.sweep_interval},
             },
         },
     )
