@@ -26,7 +26,12 @@ from sqlalchemy import select, update
 
 from app.models import Agent, Invocation, InvocationStatus
 from app.models.base import utcnow
-from app.services.integrations import SHELL_DISABLED, fail_lost_invocation, starts_a_command
+from app.services.integrations import (
+    SHELL_DISABLED,
+    end_invocation,
+    fail_lost_invocation,
+    starts_a_command,
+)
 from app.services.leases import Lease, invocation_scope, owner_alive, worker_id
 from app.services.state import Work
 from worker.actions import ActionContext, ActionError, Emit, run_action
@@ -197,22 +202,9 @@ def _finish(
     duration_ms: int,
 ) -> None:
     with Work(rt) as work:
-        moved = work.session.execute(
-            update(Invocation)
-            .where(
-                Invocation.id == invocation_id,
-                Invocation.status == S.RUNNING.value,
-                Invocation.worker == me,
-            )
-            .values(
-                status=status.value,
-                output=output,
-                error=error,
-                completed_at=utcnow(),
-                duration_ms=duration_ms,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        moved = end_invocation(
+            work, invocation_id, me, status, output=output, error=error, duration_ms=duration_ms
+        )
         if moved:
             data: dict[str, Any] = {"duration_ms": duration_ms, "error": error}
             if len(json.dumps(output, default=str)) <= EVENT_OUTPUT_BYTES:

@@ -264,21 +264,31 @@ def send_invocation(rt, invocation_id: str, parameters: dict[str, Any]) -> None:
         log.warning("invocation %s was sent but not marked as sent", invocation_id, exc_info=True)
 
 
-def fail_lost_invocation(rt, invocation_id: str, worker: str | None) -> bool:
-    """Its worker died mid-call: FAILED with the reason, never run again (a direct call may have
-    had side effects). Guarded by the dead owner, so a live claim is never touched."""
-    error = f"the worker running this invocation was lost ({worker}); it was not run again"
-    with Work(rt) as work:
-        moved = work.session.execute(
+def end_invocation(
+    work: Work, invocation_id: str, worker: str | None, status: InvocationStatus, **values: Any
+) -> bool:
+    """RUNNING → ``status`` (COMPLETED or FAILED), only while ``worker`` still holds it: the one
+    door out of RUNNING, for the worker that ran it and for the sweep that gives it up."""
+    return bool(
+        work.session.execute(
             update(Invocation)
             .where(
                 Invocation.id == invocation_id,
                 Invocation.status == InvocationStatus.RUNNING.value,
                 Invocation.worker == worker,
             )
-            .values(status=InvocationStatus.FAILED.value, error=error, completed_at=utcnow())
+            .values(status=status.value, completed_at=utcnow(), **values)
             .execution_options(synchronize_session=False)
         ).rowcount
+    )
+
+
+def fail_lost_invocation(rt, invocation_id: str, worker: str | None) -> bool:
+    """Its worker died mid-call: FAILED with the reason, never run again (a direct call may have
+    had side effects). Guarded by the dead owner, so a live claim is never touched."""
+    error = f"the worker running this invocation was lost ({worker}); it was not run again"
+    with Work(rt) as work:
+        moved = end_invocation(work, invocation_id, worker, InvocationStatus.FAILED, error=error)
         if moved:
             work.emit(
                 None,
