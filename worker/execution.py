@@ -490,80 +490,47 @@ def _record(
             if error is not None:
                 outcome, output = T.FAILED, None
         if outcome == T.SKIPPED:
-            transition_task(work, run_id, task.id, T.SKIPPED, only_from=[T.RUNNING], **finished)
-            work.emit(
-                run_id,
-                "task_skipped",
-                task_id=task.id,
-                data={"reason": "condition is false", "condition": task.condition},
-                message=f"Task '{name}' skipped: condition is false",
-            )
+            fields = finished
+            kind, message = "task_skipped", f"Task '{name}' skipped: condition is false"
+            data = {"reason": "condition is false", "condition": task.condition}
         elif outcome == T.COMPLETED:
-            transition_task(
-                work,
-                run_id,
-                task.id,
-                T.COMPLETED,
-                only_from=[T.RUNNING],
-                output_data=output,
-                **finished,
-            )
+            fields = {"output_data": output, **finished}
             size = len(json.dumps(output, default=str))
+            kind, message = "task_completed", f"Task '{name}' completed successfully"
             data = {"duration": done["duration"], "output_size": size}
             if size <= EVENT_OUTPUT_BYTES:
                 data["output"] = output
-            work.emit(
-                run_id,
-                "task_completed",
-                task_id=task.id,
-                data=data,
-                message=f"Task '{name}' completed successfully",
-            )
         elif outcome == T.RETRYING:
             delay = task.retry.countdown(retries)
-            transition_task(
-                work,
-                run_id,
-                task.id,
-                T.RETRYING,
-                only_from=[T.RUNNING],
-                error_message=error,
-                output_data=output,
-                **common,
-            )
-            work.emit(
-                run_id,
-                "task_retrying",
-                task_id=task.id,
-                data={
-                    "attempt": attempt,
-                    "max_retries": task.retry.count,
-                    "delay": delay,
-                    "error": error,
-                },
-                message=f"Task '{name}' failed (attempt {attempt}), retrying in "
-                f"{delay:g}s: {error}",
-            )
+            fields = {"error_message": error, "output_data": output, **common}
+            kind = "task_retrying"
+            message = f"Task '{name}' failed (attempt {attempt}), retrying in {delay:g}s: {error}"
+            data = {
+                "attempt": attempt,
+                "max_retries": task.retry.count,
+                "delay": delay,
+                "error": error,
+            }
         else:
-            transition_task(
-                work,
-                run_id,
-                task.id,
-                outcome,
-                only_from=[T.RUNNING],
-                error_message=error,
-                output_data=output,
-                **finished,
-            )
-            kind = "task_cancelled" if outcome == T.CANCELLED else "task_failed"
+            fields = {"error_message": error, "output_data": output, **finished}
             verb = "cancelled" if outcome == T.CANCELLED else "failed"
-            work.emit(
-                run_id,
-                kind,
-                task_id=task.id,
-                data={"duration": done["duration"], "error": error, "attempt": attempt},
-                message=f"Task '{name}' {verb}: {error}",
-            )
+            kind, message = f"task_{verb}", f"Task '{name}' {verb}: {error}"
+            data = {"duration": done["duration"], "error": error, "attempt": attempt}
+        # Only while this process still holds the task.
+        if transition_task(
+            work,
+            run_id,
+            task.id,
+            outcome,
+            only_from=[T.RUNNING],
+            extra_where=[TaskExecution.worker == worker_id()],
+            **fields,
+        ):
+            work.emit(run_id, kind, task_id=task.id, data=data, message=message)
+        elif not _recorded_by_me(work, run_id, task.id, outcome):
+            # Taken over by another worker (this one was thought dead): record nothing, and
+            # leave the chain to the message that now owns the task.
+            raise Stop("duplicate")
         for event in work.events:  # every task event carries the task's name and position
             event.data = {**(event.data or {}), **done["meta"]}
         # Postgres: the share lock pins the status. SQLite: re-read inside the write transaction.
@@ -573,3 +540,14 @@ def _record(
             else work.session.execute(select(Run.status).where(Run.id == run_id)).scalar_one()
         )
     return outcome.value, run_status
+
+
+def _recorded_by_me(work: Work, run_id: str, task_id: str, outcome: TaskStatus) -> bool:
+    """This process already recorded ``outcome``: a write retried after its commit went through
+    (the answer was lost with the connection). Nothing to write or emit again."""
+    row = work.session.execute(
+        select(TaskExecution.status, TaskExecution.worker).where(
+            TaskExecution.run_id == run_id, TaskExecution.task_id == task_id
+        )
+    ).one()
+    return (row.status, row.worker) == (outcome.value, worker_id())

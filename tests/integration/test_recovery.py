@@ -15,7 +15,14 @@ from app.models import Run, TaskExecution
 from app.models.base import utcnow
 from app.services import recovery
 from tests.integration.conftest import settings_env
-from tests.integration.helpers import create_workflow, execute, steps, wait_for_run
+from tests.integration.helpers import (
+    create_workflow,
+    execute,
+    run_events,
+    steps,
+    wait_for_run,
+    wait_for_step,
+)
 
 
 def start_worker(settings, log_path):
@@ -157,3 +164,30 @@ def test_the_sweep_leaves_healthy_runs_alone(live, rt):
     assert run_id not in report["recovered"] and run_id not in report["submitted"]
     assert wait_for_run(live, run_id)["status"] == "COMPLETED"
     assert steps(live, run_id)["t"]["attempt"] == 1
+
+
+def test_a_worker_whose_task_was_taken_over_records_nothing(live, rt):
+    # The worker was thought dead and another one re-claimed the task while it still ran.
+    workflow = create_workflow(
+        live,
+        {
+            "tasks": {
+                "t": {"action": "builtin.sleep", "input": {"seconds": 1.5}},
+                "after": {"action": "builtin.noop", "depends_on": ["t"]},
+            }
+        },
+    )
+    run_id = execute(live, workflow["id"])
+    wait_for_step(live, run_id, "t", {"RUNNING"})
+    with rt.db.transaction() as session:
+        session.execute(
+            update(TaskExecution)
+            .where(TaskExecution.run_id == run_id, TaskExecution.task_id == "t")
+            .values(worker="the-new-owner:4242")
+        )
+    time.sleep(3)  # the first worker's action has ended and tried to record its outcome
+    run_steps = steps(live, run_id)
+    assert run_steps["t"]["status"] == "RUNNING"  # still the new owner's to record
+    assert run_steps["after"]["status"] == "PENDING"  # and its message carries the chain on
+    types = {e["type"] for e in run_events(live, run_id) if e["task_id"] == "t"}
+    assert types <= {"task_started", "task_progress"}, types  # no outcome of its own
