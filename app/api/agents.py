@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api.operations import Operation, operation
 from app.extensions import runtime
 from app.schemas.agents import (
     AgentCreateSchema,
@@ -22,6 +23,7 @@ blp = Blueprint("agents", __name__, url_prefix="/api/v1/agents", description="Ag
 
 @blp.route("")
 class Agents(MethodView):
+    @operation(Operation.ADMIN)
     @blp.arguments(AgentCreateSchema)
     @blp.response(201, AgentSchema)
     @blp.alt_response(400, schema=ApiErrorSchema, description="Agent name already exists")
@@ -46,6 +48,7 @@ class AgentById(MethodView):
         with runtime().db.transaction() as session:
             return service.get_agent(session, agent_id)
 
+    @operation(Operation.ADMIN)
     @blp.arguments(AgentUpdateSchema)
     @blp.response(200, AgentSchema)
     @blp.alt_response(404, schema=ApiErrorSchema, description="Agent does not exist")
@@ -53,6 +56,7 @@ class AgentById(MethodView):
         """Update an agent (only the fields given)"""
         return service.update_agent(runtime(), agent_id, body)
 
+    @operation(Operation.ADMIN)
     @blp.response(200, MessageSchema)
     @blp.alt_response(404, schema=ApiErrorSchema, description="Agent does not exist")
     def delete(self, agent_id):

@@ -12,6 +12,7 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api.operations import Operation, operation
 from app.extensions import runtime
 from app.models.base import utcnow
 from app.schemas.auth import (
@@ -39,6 +40,7 @@ OPEN = {"security": []}  # documented as needing no credentials
 
 
 @login_blp.route("/api/v1/auth/login")
+@operation(Operation.OPEN)
 class Login(MethodView):
     @login_blp.doc(**OPEN)
     @login_blp.arguments(LoginSchema)
@@ -55,6 +57,7 @@ class SeedLogin(Login):
 
 
 @blp.route("/me")
+@operation(Operation.SELF)
 class Me(MethodView):
     @blp.response(200, IdentitySchema)
     def get(self):
@@ -64,6 +67,7 @@ class Me(MethodView):
 
 
 @blp.route("/keys")
+@operation(Operation.ADMIN)
 class ApiKeys(MethodView):
     @blp.arguments(ApiKeyCreateSchema)
     @blp.response(201, ApiKeyCreatedSchema)
@@ -90,6 +94,7 @@ class ApiKeys(MethodView):
 
 
 @blp.route("/keys/<key_id>")
+@operation(Operation.ADMIN)
 class ApiKeyById(MethodView):
     @blp.response(200, ApiKeySchema)
     @blp.alt_response(404, schema=ApiErrorSchema, description="API key does not exist")
@@ -106,6 +111,7 @@ class ApiKeyById(MethodView):
 
 
 @blp.route("/users")
+@operation(Operation.ADMIN)
 class Users(MethodView):
     @blp.arguments(UserCreateSchema)
     @blp.response(201, UserSchema)
@@ -123,6 +129,7 @@ class Users(MethodView):
 
 
 @blp.route("/users/<user_id>")
+@operation(Operation.ADMIN)
 class UserById(MethodView):
     @blp.response(200, UserSchema)
     @blp.alt_response(404, schema=ApiErrorSchema, description="User does not exist")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api.operations import Operation, operation
 from app.extensions import runtime
 from app.schemas.checkpoints import (
     CheckpointCreateSchema,
@@ -24,6 +25,7 @@ blp = Blueprint(
 
 @blp.route("/runs/<run_id>/checkpoints")
 class RunCheckpoints(MethodView):
+    @operation(Operation.CONTROL)
     @blp.arguments(CheckpointCreateSchema, required=False)
     @blp.response(201, CheckpointSchema)
     @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
@@ -62,6 +64,7 @@ class CheckpointById(MethodView):
         with runtime().db.transaction() as session:
             return service.get_checkpoint(session, checkpoint_id)
 
+    @operation(Operation.CONTROL)
     @blp.response(200, MessageSchema)
     @blp.alt_response(404, schema=ApiErrorSchema, description="Checkpoint does not exist")
     def delete(self, checkpoint_id):
@@ -71,6 +74,7 @@ class CheckpointById(MethodView):
 
 
 @blp.route("/checkpoints/<checkpoint_id>/restore")
+@operation(Operation.CONTROL)
 class CheckpointRestore(MethodView):
     @blp.arguments(RestoreSchema, required=False)
     @blp.response(201, RunSchema)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api.operations import Operation, operation
 from app.extensions import runtime
 from app.schemas.common import ApiErrorSchema
 from app.schemas.integrations import (
@@ -87,6 +88,7 @@ class CapabilityById(MethodView):
         """Get one capability"""
         return service.get_capability(integration_id, capability_id)
 
+    @operation(Operation.RUN)
     @blp.arguments(InvocationCreateSchema)
     @blp.response(202, InvocationSchema)
     @blp.alt_response(400, schema=ApiErrorSchema, description="Invalid parameters, or disabled")

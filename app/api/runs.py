@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api.operations import Operation, operation
 from app.extensions import runtime
 from app.schemas.common import ApiErrorSchema
 from app.schemas.runs import (
@@ -80,6 +81,7 @@ class RunLogs(MethodView):
 
 
 @blp.route("/<run_id>/pause")
+@operation(Operation.CONTROL)
 class RunPause(MethodView):
     @blp.arguments(ReasonSchema, required=False)
     @blp.response(200, RunSchema)
@@ -91,6 +93,7 @@ class RunPause(MethodView):
 
 
 @blp.route("/<run_id>/resume")
+@operation(Operation.CONTROL)
 class RunResume(MethodView):
     @blp.response(200, RunSchema)
     @blp.alt_response(400, schema=ApiErrorSchema, description="Run is not PAUSED or PAUSING")
@@ -101,6 +104,7 @@ class RunResume(MethodView):
 
 
 @blp.route("/<run_id>/cancel")
+@operation(Operation.CONTROL)
 class RunCancel(MethodView):
     @blp.arguments(ReasonSchema, required=False)
     @blp.response(200, RunSchema)
@@ -112,6 +116,7 @@ class RunCancel(MethodView):
 
 
 @blp.route("/<run_id>/retry")
+@operation(Operation.CONTROL)
 class RunRetry(MethodView):
     @blp.arguments(RetrySchema, required=False)
     @blp.response(202, RunSchema)
@@ -123,6 +128,7 @@ class RunRetry(MethodView):
 
 
 @blp.route("/<run_id>/steps/<step_id>/retry")
+@operation(Operation.CONTROL)
 class StepRetry(MethodView):
     @blp.arguments(StepRetrySchema, required=False)
     @blp.response(202, RunSchema)
@@ -142,6 +148,7 @@ class RunState(MethodView):
         with runtime().db.transaction() as session:
             return run_state.get_run_state(session, run_id)
 
+    @operation(Operation.CONTROL)
     @blp.arguments(SaveStateSchema)
     @blp.response(200, RunStateSchema)
     @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")

@@ -3,39 +3,43 @@
 Every request passes one guard before its view runs. The guard finds the credential
 (``Authorization: Bearer …``, ``X-API-Key``, or ``?api_key=`` on the WebSocket and SSE streams,
 whose browser clients cannot set headers), asks the identity service who it stands for, and
-compares that identity's role with the role the route needs. The table below is the whole policy:
+compares that identity's role with the role the route's *operation* needs (each view declares
+its operation, ``app/api/operations.py``). ``ROLES`` below is the whole policy:
 
-- open: ``/health``, the login routes, the bundled Swagger UI/ReDoc scripts; ``/health/ready``
-  (``HARMONIA_PUBLIC_READY``, default on) and the API docs (``HARMONIA_PUBLIC_DOCS``, default off)
-  when configured so;
-- ``viewer``: every read (GET, HEAD), streams included;
-- ``operator``: every other method (create, run, control, delete workflows, runs, templates,
-  checkpoints, run state; invoke integrations);
-- ``admin``: changing agents, and everything under ``/api/v1/auth`` except ``/me``.
+- open: ``OPEN`` (``/health``, the login routes, the bundled Swagger UI/ReDoc scripts), ``PROBE``
+  (``/health/ready``) unless ``HARMONIA_PUBLIC_READY=false``, and ``DOCS`` when
+  ``HARMONIA_PUBLIC_DOCS=true``;
+- ``viewer``: ``READ`` (every read, streams included) and ``SELF`` (``/auth/me``);
+- ``operator``: ``RUN`` (create and start work) and ``CONTROL`` (pause, cancel, retry, state,
+  delete);
+- ``admin``: ``ADMIN`` (identities and API keys, changing agents).
 """
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, current_app, g, request
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from app.api.errors import error_response
+from app.api.operations import Operation, operation_of
 from app.extensions import runtime
 from app.models import Role
 from app.services import identity as identities
 from app.services.errors import Unauthorized
 from config.settings import Settings
 
-SAFE_METHODS = {"GET", "HEAD"}
-ALWAYS_OPEN = {"system.Health", "login.Login", "login.SeedLogin", "static", "docs.swagger_asset"}
-DOCS = {"docs.swagger_ui", "docs.redoc", "api-docs.openapi_json"}
-READY = "system.Ready"
-ANY_IDENTITY = {"auth.Me"}
+ROLES: dict[Operation, Role] = {
+    Operation.PROBE: Role.VIEWER,  # when not public
+    Operation.DOCS: Role.VIEWER,  # when not public
+    Operation.SELF: Role.VIEWER,
+    Operation.READ: Role.VIEWER,
+    Operation.RUN: Role.OPERATOR,
+    Operation.CONTROL: Role.OPERATOR,
+    Operation.ADMIN: Role.ADMIN,
+}
 STREAMS = {"sse", "__flask_sock"}  # blueprints whose routes take ``?api_key=``
-ADMIN_WRITES = {"agents"}  # blueprints where changing anything needs an admin
-ADMIN_ONLY = {"auth"}
 
 HTML_HEADERS = {
     # The docs pages load only their bundled scripts; Swagger UI and ReDoc style inline and
@@ -50,24 +54,22 @@ HTML_HEADERS = {
 }
 
 
-def required_role(endpoint: str | None, method: str, settings: Settings) -> Role | None:
-    """The role a request needs (``None``: open to anyone)."""
-    if endpoint in ALWAYS_OPEN:
+def required_role(kind: Operation, settings: Settings) -> Role | None:
+    """The role an operation needs (``None``: open to anyone)."""
+    if kind == Operation.OPEN:
         return None
-    if endpoint == READY and settings.public_ready:
+    if kind == Operation.PROBE and settings.public_ready:
         return None
-    if endpoint in DOCS and settings.public_docs:
+    if kind == Operation.DOCS and settings.public_docs:
         return None
-    blueprint = (endpoint or "").partition(".")[0]
-    if endpoint in ANY_IDENTITY:
-        return Role.VIEWER
-    if blueprint in ADMIN_ONLY:
-        return Role.ADMIN
-    if method in SAFE_METHODS:
-        return Role.VIEWER
-    if blueprint in ADMIN_WRITES:
-        return Role.ADMIN
-    return Role.OPERATOR
+    return ROLES[kind]
+
+
+def route_role(app: Flask, endpoint: str | None, method: str) -> Role | None:
+    """The role a request to ``endpoint`` with ``method`` needs."""
+    view = app.view_functions.get(endpoint) if endpoint else None
+    kind = operation_of(view, endpoint, method)
+    return required_role(kind, app.extensions["harmonia"].settings)
 
 
 def _credential() -> str | None:
@@ -101,7 +103,7 @@ def guard():
     if request.method == "OPTIONS":  # CORS preflights carry no credentials; they read nothing
         return None
     rt = runtime()
-    needed = required_role(request.endpoint, request.method, rt.settings)
+    needed = route_role(current_app, request.endpoint, request.method)
     if needed is None:
         return None
     try:

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app import VERSION
+from app.api.operations import Operation, operation
 from app.extensions import runtime
 from app.services.health import readiness
 
@@ -42,6 +43,7 @@ def _now() -> str:
 
 
 @blp.route("/health")
+@operation(Operation.OPEN)
 class Health(MethodView):
     @blp.doc(security=[])
     @blp.response(200, HealthSchema)
@@ -58,6 +60,7 @@ class Health(MethodView):
 
 
 @blp.route("/health/ready")
+@operation(Operation.PROBE)
 class Ready(MethodView):
     @blp.response(200, ReadySchema)
     @blp.alt_response(503, schema=ReadySchema, description="A dependency is not ready")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api.operations import Operation, operation
 from app.extensions import runtime
 from app.schemas.common import ApiErrorSchema, MessageSchema
 from app.schemas.templates import (
@@ -28,6 +29,7 @@ blp = Blueprint(
 
 @blp.route("")
 class Templates(MethodView):
+    @operation(Operation.RUN)
     @blp.arguments(TemplateCreateSchema)
     @blp.response(201, TemplateSchema)
     @blp.alt_response(400, schema=ApiErrorSchema, description="Invalid parameters or definition")
@@ -54,6 +56,7 @@ class TemplateById(MethodView):
         with runtime().db.transaction() as session:
             return service.get_template(session, template_id)
 
+    @operation(Operation.RUN)
     @blp.arguments(TemplateUpdateSchema)
     @blp.response(200, TemplateSchema)
     @blp.alt_response(400, schema=ApiErrorSchema, description="Invalid parameters or definition")
@@ -63,6 +66,7 @@ class TemplateById(MethodView):
         """Update a template (fields not given are kept)"""
         return service.update_template(runtime(), template_id, body)
 
+    @operation(Operation.CONTROL)
     @blp.response(200, MessageSchema)
     @blp.alt_response(404, schema=ApiErrorSchema, description="Template does not exist")
     def delete(self, template_id):
@@ -72,6 +76,7 @@ class TemplateById(MethodView):
 
 
 @blp.route("/<template_id>/instantiate")
+@operation(Operation.RUN)
 class TemplateInstantiate(MethodView):
     @blp.arguments(InstantiateSchema)
     @blp.response(201, WorkflowSchema)

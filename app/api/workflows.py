@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app.api.operations import Operation, operation
 from app.extensions import runtime
 from app.schemas.common import ApiErrorSchema, MessageSchema, PageArgs
 from app.schemas.runs import RunSchema
@@ -30,6 +31,7 @@ blp = Blueprint(
 
 @blp.route("")
 class Workflows(MethodView):
+    @operation(Operation.RUN)
     @blp.arguments(WorkflowCreateSchema)
     @blp.response(201, WorkflowSchema)
     @blp.alt_response(400, schema=ApiErrorSchema, description="Invalid definition or name taken")
@@ -54,6 +56,7 @@ class WorkflowById(MethodView):
         with runtime().db.transaction() as session:
             return service.get_workflow(session, workflow_id)
 
+    @operation(Operation.RUN)
     @blp.arguments(WorkflowUpdateSchema)
     @blp.response(200, WorkflowSchema)
     @blp.alt_response(400, schema=ApiErrorSchema, description="Invalid definition")
@@ -62,6 +65,7 @@ class WorkflowById(MethodView):
         """Update a workflow; a new structure makes a new version"""
         return service.update_workflow(runtime(), workflow_id, body)
 
+    @operation(Operation.CONTROL)
     @blp.response(200, MessageSchema)
     @blp.alt_response(404, schema=ApiErrorSchema, description="Workflow does not exist")
     def delete(self, workflow_id):
@@ -92,6 +96,7 @@ class WorkflowPlan(MethodView):
 
 @blp.route("/<workflow_id>/execute")
 class WorkflowExecute(MethodView):
+    @operation(Operation.RUN)
     @blp.arguments(ExecuteSchema)
     @blp.response(202, RunSchema)
     @blp.alt_response(400, schema=ApiErrorSchema, description="Inactive workflow or invalid input")

@@ -13,7 +13,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from app.api.security import required_role
+from app.api.operations import declared, operation_of
+from app.api.security import required_role, route_role
 from app.models import Role
 from tests.integration.api_support import ADMIN_KEY, assert_error
 from tests.integration.helpers import create_workflow, execute, unique
@@ -123,7 +124,7 @@ def test_every_route_in_the_app_is_guarded(app, anonymous):
             path = path.replace(f"<{name}>", "1").replace(f"<int:{name}>", "1")
             path = path.replace(f"<path:{name}>", "x.js")
         for method in sorted(rule.methods - {"OPTIONS", "HEAD"}):
-            needed = required_role(rule.endpoint, method, app.extensions["harmonia"].settings)
+            needed = route_role(app, rule.endpoint, method)
             response = anonymous.open(path, method=method, json={})
             if needed is None:
                 open_routes.add(rule.rule)
@@ -142,15 +143,35 @@ def test_every_route_in_the_app_is_guarded(app, anonymous):
 
 def test_the_policy_needs_admin_for_identities_and_agents_and_operator_for_changes(app):
     settings = app.extensions["harmonia"].settings
-    assert required_role("auth.ApiKeys", "GET", settings) is Role.ADMIN
-    assert required_role("auth.Me", "GET", settings) is Role.VIEWER
-    assert required_role("agents.AgentById", "DELETE", settings) is Role.ADMIN
-    assert required_role("agents.AgentHealth", "GET", settings) is Role.VIEWER
-    assert required_role("runs.RunCancel", "POST", settings) is Role.OPERATOR
-    assert required_role("__flask_sock.run_socket", "GET", settings) is Role.VIEWER
-    assert required_role("api-docs.openapi_json", "GET", settings) is Role.VIEWER
-    assert required_role("api-docs.openapi_json", "GET", settings.with_(public_docs=True)) is None
-    assert required_role("system.Ready", "GET", settings.with_(public_ready=False)) is Role.VIEWER
+
+    def needs(endpoint: str, method: str, **changes):
+        kind = operation_of(app.view_functions.get(endpoint), endpoint, method)
+        return required_role(kind, settings.with_(**changes))
+
+    assert needs("auth.ApiKeys", "GET") is Role.ADMIN
+    assert needs("auth.Me", "GET") is Role.VIEWER
+    assert needs("agents.AgentById", "DELETE") is Role.ADMIN
+    assert needs("agents.AgentHealth", "GET") is Role.VIEWER
+    assert needs("runs.RunCancel", "POST") is Role.OPERATOR
+    assert needs("workflows.WorkflowExecute", "POST") is Role.OPERATOR
+    assert needs("__flask_sock.run_socket", "GET") is Role.VIEWER
+    assert needs("api-docs.openapi_json", "GET") is Role.VIEWER
+    assert needs("api-docs.openapi_json", "GET", public_docs=True) is None
+    assert needs("system.Ready", "GET", public_ready=False) is Role.VIEWER
+    assert needs("system.Ready", "GET") is None
+
+
+def test_every_write_route_declares_its_operation(app):
+    """The policy is keyed by what a route does: a write that declares nothing would be
+    admin-only by default (fail closed), so every one must say whether it runs, controls or
+    administers."""
+    undeclared = [
+        f"{method} {rule.rule} ({rule.endpoint})"
+        for rule in app.url_map.iter_rules()
+        for method in sorted(rule.methods - {"OPTIONS", "HEAD", "GET"})
+        if declared(app.view_functions.get(rule.endpoint), rule.endpoint, method) is None
+    ]
+    assert undeclared == []
 
 
 # -- API keys -------------------------------------------------------------------------------------
