@@ -35,8 +35,7 @@ class Agents(MethodView):
     @blp.response(200, AgentPageSchema)
     def get(self, args):
         """List agents"""
-        with runtime().db.transaction() as session:
-            return service.list_agents(session, **args)
+        return service.list_agents(runtime(), **args)
 
 
 @blp.route("/<agent_id>")
@@ -45,8 +44,7 @@ class AgentById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Agent does not exist")
     def get(self, agent_id):
         """Get an agent"""
-        with runtime().db.transaction() as session:
-            return service.get_agent(session, agent_id)
+        return service.get_agent(runtime(), agent_id)
 
     @operation(Operation.ADMIN)
     @blp.arguments(AgentUpdateSchema)

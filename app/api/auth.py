@@ -89,8 +89,7 @@ class ApiKeys(MethodView):
     @blp.response(200, ApiKeyPageSchema)
     def get(self, args):
         """List API keys (never the keys themselves)"""
-        with runtime().db.transaction() as session:
-            return service.list_api_keys(session, **args)
+        return service.list_api_keys(runtime(), **args)
 
 
 @blp.route("/keys/<key_id>")
@@ -100,8 +99,7 @@ class ApiKeyById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="API key does not exist")
     def get(self, key_id):
         """Get an API key's details"""
-        with runtime().db.transaction() as session:
-            return service.get_api_key(session, key_id)
+        return service.get_api_key(runtime(), key_id)
 
     @blp.response(200, ApiKeySchema)
     @blp.alt_response(404, schema=ApiErrorSchema, description="API key does not exist")
@@ -124,8 +122,7 @@ class Users(MethodView):
     @blp.response(200, UserPageSchema)
     def get(self, args):
         """List users"""
-        with runtime().db.transaction() as session:
-            return service.list_users(session, **args)
+        return service.list_users(runtime(), **args)
 
 
 @blp.route("/users/<user_id>")
@@ -135,8 +132,7 @@ class UserById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="User does not exist")
     def get(self, user_id):
         """Get a user"""
-        with runtime().db.transaction() as session:
-            return service.get_user(session, user_id)
+        return service.get_user(runtime(), user_id)
 
     @blp.arguments(UserUpdateSchema)
     @blp.response(200, UserSchema)

@@ -41,8 +41,7 @@ class RunCheckpoints(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
     def get(self, args, run_id):
         """A run's checkpoints, newest first"""
-        with runtime().db.transaction() as session:
-            return service.list_run_checkpoints(session, run_id, **args)
+        return service.list_run_checkpoints(runtime(), run_id, **args)
 
 
 @blp.route("/checkpoints")
@@ -51,8 +50,7 @@ class Checkpoints(MethodView):
     @blp.response(200, CheckpointPageSchema)
     def get(self, args):
         """List checkpoints, newest first (filter by run_id)"""
-        with runtime().db.transaction() as session:
-            return service.list_checkpoints(session, **args)
+        return service.list_checkpoints(runtime(), **args)
 
 
 @blp.route("/checkpoints/<checkpoint_id>")
@@ -61,8 +59,7 @@ class CheckpointById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Checkpoint does not exist")
     def get(self, checkpoint_id):
         """A checkpoint with its snapshot of every step"""
-        with runtime().db.transaction() as session:
-            return service.get_checkpoint(session, checkpoint_id)
+        return service.get_checkpoint(runtime(), checkpoint_id)
 
     @operation(Operation.CONTROL)
     @blp.response(200, MessageSchema)

@@ -19,8 +19,7 @@ class Events(MethodView):
     @blp.response(200, EventPageSchema)
     def get(self, args):
         """List events (filters: type, run_id, invocation_id, from_date, to_date, after_event_id)"""
-        with runtime().db.transaction() as session:
-            return service.list_events(session, **args)
+        return service.list_events(runtime(), **args)
 
 
 @blp.route("/events/<int:event_id>")
@@ -29,8 +28,7 @@ class EventById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Event does not exist")
     def get(self, event_id):
         """Get one event"""
-        with runtime().db.transaction() as session:
-            return service.get_event(session, event_id)
+        return service.get_event(runtime(), event_id)
 
 
 @blp.route("/runs/<run_id>/events")
@@ -40,5 +38,4 @@ class RunEvents(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
     def get(self, args, run_id):
         """A run's events in order"""
-        with runtime().db.transaction() as session:
-            return service.list_run_events(session, run_id, **args)
+        return service.list_run_events(runtime(), run_id, **args)

@@ -39,8 +39,7 @@ class Invocations(MethodView):
     @blp.response(200, InvocationPageSchema)
     def get(self, args):
         """List invocations, newest first"""
-        with runtime().db.transaction() as session:
-            return service.list_invocations(session, **args)
+        return service.list_invocations(runtime(), **args)
 
 
 @blp.route("/invocations/<invocation_id>")
@@ -49,8 +48,7 @@ class InvocationById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Invocation does not exist")
     def get(self, invocation_id):
         """Get an invocation: its status, output or error"""
-        with runtime().db.transaction() as session:
-            return service.get_invocation(session, invocation_id)
+        return service.get_invocation(runtime(), invocation_id)
 
 
 @blp.route("")

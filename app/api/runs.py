@@ -35,8 +35,7 @@ class Runs(MethodView):
     @blp.response(200, RunPageSchema)
     def get(self, args):
         """List runs with filters and sorting"""
-        with runtime().db.transaction() as session:
-            return service.list_runs(session, **args)
+        return service.list_runs(runtime(), **args)
 
 
 @blp.route("/<run_id>")
@@ -45,8 +44,7 @@ class RunById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
     def get(self, run_id):
         """Get a run"""
-        with runtime().db.transaction() as session:
-            return service.get_run(session, run_id)
+        return service.get_run(runtime(), run_id)
 
 
 @blp.route("/<run_id>/steps")
@@ -55,8 +53,7 @@ class RunSteps(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
     def get(self, run_id):
         """Step executions of a run, ordered by start time"""
-        with runtime().db.transaction() as session:
-            return service.list_steps(session, run_id)
+        return service.list_steps(runtime(), run_id)
 
 
 @blp.route("/<run_id>/steps/<step_id>")
@@ -65,8 +62,7 @@ class RunStep(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Run or step does not exist")
     def get(self, run_id, step_id):
         """One step execution, with its stdout and stderr"""
-        with runtime().db.transaction() as session:
-            return service.get_step(session, run_id, step_id)
+        return service.get_step(runtime(), run_id, step_id)
 
 
 @blp.route("/<run_id>/logs")
@@ -76,8 +72,7 @@ class RunLogs(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
     def get(self, args, run_id):
         """Engine lines and each step's stdout/stderr, in time order"""
-        with runtime().db.transaction() as session:
-            return service.run_logs(session, run_id, args.get("step_id"))
+        return service.run_logs(runtime(), run_id, args.get("step_id"))
 
 
 @blp.route("/<run_id>/pause")
@@ -145,8 +140,7 @@ class RunState(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
     def get(self, run_id):
         """The run's custom state (empty until something sets it)"""
-        with runtime().db.transaction() as session:
-            return run_state.get_run_state(session, run_id)
+        return run_state.get_run_state(runtime(), run_id)
 
     @operation(Operation.CONTROL)
     @blp.arguments(SaveStateSchema)
@@ -164,5 +158,4 @@ class RunVariables(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
     def get(self, run_id):
         """Run input, variables, and <step>_output of every completed step (seed 004)"""
-        with runtime().db.transaction() as session:
-            return service.run_variables(session, run_id)
+        return service.run_variables(runtime(), run_id)

@@ -43,8 +43,7 @@ class Templates(MethodView):
     @blp.response(200, TemplatePageSchema)
     def get(self, args):
         """List templates"""
-        with runtime().db.transaction() as session:
-            return service.list_templates(session, **args)
+        return service.list_templates(runtime(), **args)
 
 
 @blp.route("/<template_id>")
@@ -53,8 +52,7 @@ class TemplateById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Template does not exist")
     def get(self, template_id):
         """Get a template, with its definition"""
-        with runtime().db.transaction() as session:
-            return service.get_template(session, template_id)
+        return service.get_template(runtime(), template_id)
 
     @operation(Operation.RUN)
     @blp.arguments(TemplateUpdateSchema)

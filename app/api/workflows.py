@@ -43,8 +43,7 @@ class Workflows(MethodView):
     @blp.response(200, WorkflowPageSchema)
     def get(self, args):
         """List workflows (latest version of each)"""
-        with runtime().db.transaction() as session:
-            return service.list_workflows(session, **args)
+        return service.list_workflows(runtime(), **args)
 
 
 @blp.route("/<workflow_id>")
@@ -53,8 +52,7 @@ class WorkflowById(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Workflow does not exist")
     def get(self, workflow_id):
         """Get a workflow version"""
-        with runtime().db.transaction() as session:
-            return service.get_workflow(session, workflow_id)
+        return service.get_workflow(runtime(), workflow_id)
 
     @operation(Operation.RUN)
     @blp.arguments(WorkflowUpdateSchema)
@@ -81,8 +79,7 @@ class WorkflowVersions(MethodView):
     @blp.alt_response(404, schema=ApiErrorSchema, description="Workflow does not exist")
     def get(self, args, workflow_id):
         """List every version of a workflow, newest first"""
-        with runtime().db.transaction() as session:
-            return service.list_versions(session, workflow_id, **args)
+        return service.list_versions(runtime(), workflow_id, **args)
 
 
 @blp.route("/<workflow_id>/plan")

@@ -13,8 +13,10 @@ from app.models import DEFAULT_RETRY_CONFIG, Agent
 from app.models.base import utcnow
 from app.services.errors import Conflict, agent_not_found
 from app.services.pagination import paginate
+from app.services.transactions import transactional
 
 
+@transactional
 def get_agent(session: Session, agent_id: str) -> Agent:
     agent = session.get(Agent, agent_id)
     if agent is None or agent.status == "deleted":
@@ -80,6 +82,7 @@ def delete_agent(rt, agent_id: str) -> None:
         agent.updated_at = utcnow()
 
 
+@transactional
 def list_agents(
     session: Session,
     *,

@@ -32,6 +32,7 @@ from app.services.pagination import paginate
 from app.services.run_state import read_state
 from app.services.runs import create_run, get_run
 from app.services.state import Work
+from app.services.transactions import transactional
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else as_utc(value).isoformat()
 
 
+@transactional
 def get_checkpoint(session: Session, checkpoint_id: str) -> Checkpoint:
     checkpoint = session.get(Checkpoint, checkpoint_id)
     if checkpoint is None:
@@ -141,6 +143,7 @@ def get_checkpoint(session: Session, checkpoint_id: str) -> Checkpoint:
     return checkpoint
 
 
+@transactional
 def list_checkpoints(
     session: Session, *, page: int, page_size: int, run_id: str | None = None
 ) -> dict[str, Any]:
@@ -151,6 +154,7 @@ def list_checkpoints(
     return paginate(session, query, page, page_size)
 
 
+@transactional
 def list_run_checkpoints(session: Session, run_id: str, **page) -> dict[str, Any]:
     get_run(session, run_id)
     return list_checkpoints(session, run_id=run_id, **page)

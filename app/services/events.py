@@ -12,8 +12,10 @@ from app.models import Event
 from app.services.errors import NotFound
 from app.services.pagination import paginate
 from app.services.runs import get_run
+from app.services.transactions import transactional
 
 
+@transactional
 def list_events(
     session: Session,
     *,
@@ -43,11 +45,13 @@ def list_events(
     return paginate(session, query.order_by(Event.id), page, page_size)
 
 
+@transactional
 def list_run_events(session: Session, run_id: str, **filters) -> dict[str, Any]:
     get_run(session, run_id)
     return list_events(session, run_id=run_id, **filters)
 
 
+@transactional
 def get_event(session: Session, event_id: int) -> Event:
     event = session.get(Event, event_id)
     if event is None:

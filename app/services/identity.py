@@ -32,6 +32,7 @@ from app.services.errors import (
     user_not_found,
 )
 from app.services.pagination import paginate
+from app.services.transactions import transactional
 
 KEY_PREFIX = "hmn_"
 ISSUER = "harmonia"
@@ -91,6 +92,7 @@ def create_api_key(
     return record, key
 
 
+@transactional
 def list_api_keys(
     session: Session,
     *,
@@ -109,6 +111,7 @@ def list_api_keys(
     return paginate(session, query, page, page_size)
 
 
+@transactional
 def get_api_key(session: Session, key_id: str) -> ApiKey:
     record = session.get(ApiKey, key_id)
     if record is None:
@@ -156,6 +159,7 @@ def create_user(rt, *, username: str, password: str, role: str) -> User:
     return user
 
 
+@transactional
 def list_users(
     session: Session, *, page: int, page_size: int, role: str | None = None
 ) -> dict[str, Any]:
@@ -165,6 +169,7 @@ def list_users(
     return paginate(session, query, page, page_size)
 
 
+@transactional
 def get_user(session: Session, user_id: str) -> User:
     user = session.get(User, user_id)
     if user is None:

@@ -26,6 +26,7 @@ from app.services.dispatch import HARD_LIMIT_GRACE
 from app.services.errors import InvalidRequest, NotFound
 from app.services.pagination import paginate, paginate_list
 from app.services.state import Work
+from app.services.transactions import transactional
 
 log = logging.getLogger(__name__)
 
@@ -323,6 +324,7 @@ def _send(rt, invocation: Invocation) -> Invocation:
     return invocation
 
 
+@transactional
 def get_invocation(session: Session, invocation_id: str) -> Invocation:
     invocation = session.get(Invocation, invocation_id)
     if invocation is None:
@@ -330,6 +332,7 @@ def get_invocation(session: Session, invocation_id: str) -> Invocation:
     return invocation
 
 
+@transactional
 def list_invocations(
     session: Session,
     *,

@@ -19,6 +19,7 @@ from app.models.base import utcnow
 from app.services.errors import PayloadTooLarge
 from app.services.runs import get_run
 from app.services.state import Work
+from app.services.transactions import transactional
 
 
 def state_size(state: dict[str, Any]) -> int:
@@ -40,6 +41,7 @@ def read_state(session: Session, run_id: str) -> dict[str, Any]:
     )
 
 
+@transactional
 def get_run_state(session: Session, run_id: str) -> dict[str, Any]:
     get_run(session, run_id)
     row = session.get(RunState, run_id)

@@ -19,6 +19,7 @@ from app.services.dispatch import submit_generation
 from app.services.errors import InvalidRequest, NotFound, run_not_found, workflow_not_found
 from app.services.pagination import paginate
 from app.services.state import Work
+from app.services.transactions import transactional
 from app.services.workflows import get_workflow
 
 SORTABLE = {"created_at", "updated_at", "completed_at", "status"}
@@ -171,6 +172,7 @@ def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+@transactional
 def get_run(session: Session, run_id: str) -> Run:
     run = session.get(Run, run_id)
     if run is None:
@@ -178,6 +180,7 @@ def get_run(session: Session, run_id: str) -> Run:
     return run
 
 
+@transactional
 def list_runs(
     session: Session,
     *,
@@ -212,6 +215,7 @@ def list_runs(
     return paginate(session, query.order_by(*ordered, Run.id), page, page_size)
 
 
+@transactional
 def list_steps(session: Session, run_id: str) -> list[TaskExecution]:
     get_run(session, run_id)
     rows = (
@@ -221,6 +225,7 @@ def list_steps(session: Session, run_id: str) -> list[TaskExecution]:
     return sorted(rows, key=lambda r: (r.started_at is None, r.started_at or utcnow(), r.position))
 
 
+@transactional
 def get_step(session: Session, run_id: str, step_id: str) -> TaskExecution:
     get_run(session, run_id)
     row = session.execute(
@@ -233,6 +238,7 @@ def get_step(session: Session, run_id: str, step_id: str) -> TaskExecution:
     return row
 
 
+@transactional
 def run_logs(session: Session, run_id: str, step_id: str | None = None) -> dict[str, Any]:
     """Engine lines (from the run's events) and each step's stdout/stderr, in time order."""
     run = get_run(session, run_id)
@@ -273,6 +279,7 @@ def run_logs(session: Session, run_id: str, step_id: str | None = None) -> dict[
     return {"run_id": run.id, "status": run.status, "lines": lines}
 
 
+@transactional
 def run_variables(session: Session, run_id: str) -> dict[str, Any]:
     """Seed 004's view: the run's variables plus ``<step>_output`` for every completed step."""
     run = get_run(session, run_id)

@@ -30,6 +30,7 @@ from app.services.errors import (
     workflow_not_found,
 )
 from app.services.pagination import paginate
+from app.services.transactions import transactional
 from app.services.workflows import create_workflow, get_workflow
 
 SORTABLE = {"name", "created_at", "updated_at"}
@@ -56,6 +57,7 @@ def create_template(rt, body: dict[str, Any]) -> Template:
     return template
 
 
+@transactional
 def get_template(session: Session, template_id: str) -> Template:
     template = session.get(Template, template_id)
     if template is None:
@@ -63,6 +65,7 @@ def get_template(session: Session, template_id: str) -> Template:
     return template
 
 
+@transactional
 def list_templates(
     session: Session,
     *,

@@ -14,6 +14,7 @@ from app.models.base import new_id, utcnow
 from app.services.definitions import DEFINITION_KEYS, validate_definition
 from app.services.errors import Conflict, workflow_not_found
 from app.services.pagination import paginate
+from app.services.transactions import transactional
 
 SORTABLE = {"name", "created_at", "updated_at", "version"}
 
@@ -61,6 +62,7 @@ def create_workflow(
     return workflow
 
 
+@transactional
 def get_workflow(session: Session, workflow_id: str) -> Workflow:
     workflow = session.get(Workflow, workflow_id)
     if workflow is None:
@@ -140,6 +142,7 @@ def delete_workflow(rt, workflow_id: str) -> None:
             row.updated_at = utcnow()
 
 
+@transactional
 def list_workflows(
     session: Session,
     *,
@@ -162,6 +165,7 @@ def list_workflows(
     return paginate(session, query, page, page_size)
 
 
+@transactional
 def list_versions(session: Session, workflow_id: str, *, page: int, page_size: int):
     workflow = get_workflow(session, workflow_id)
     query = (
