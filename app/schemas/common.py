@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, pre_dump, validate
 
 from app.models.base import as_utc
+from app.services.pagination import Page, Window
 
 
 class UtcDateTime(fields.DateTime):
@@ -17,6 +20,8 @@ class UtcDateTime(fields.DateTime):
 
 
 class PageArgs(Schema):
+    """Seed 002's ``page``/``page_size``, handed to services as a neutral ``window``."""
+
     page = fields.Integer(
         load_default=1,
         validate=validate.Range(min=1),
@@ -28,12 +33,31 @@ class PageArgs(Schema):
         metadata={"description": "Items per page, 1-100"},
     )
 
+    @post_load
+    def to_window(self, data: dict[str, Any], **_kwargs) -> dict[str, Any]:
+        page, size = data.pop("page"), data.pop("page_size")
+        return {**data, "window": Window(offset=(page - 1) * size, limit=size)}
+
 
 class PageSchema(Schema):
+    """A service's ``Page`` as seed 002 shows it: ``items``, ``total``, ``page``, ``page_size``,
+    ``total_pages``."""
+
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     page_size = fields.Integer(required=True)
     total_pages = fields.Integer(required=True)
+
+    @pre_dump
+    def from_page(self, page: Page, **_kwargs) -> dict[str, Any]:
+        size = page.limit
+        return {
+            "items": page.items,
+            "total": page.total,
+            "page": page.offset // size + 1,
+            "page_size": size,
+            "total_pages": (page.total + size - 1) // size,
+        }
 
 
 class MessageSchema(Schema):

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from app.models import RunStatus
 from app.schemas.common import PageArgs, PageSchema, SortOrder, UtcDateTime, json_object
+from app.services.runs import SORTABLE
 
 
 class RunSchema(Schema):
@@ -41,7 +42,7 @@ class RunListArgs(PageArgs):
     created_before = fields.AwareDateTime(default_timezone=None)
     sort_by = fields.String(
         load_default="created_at",
-        validate=validate.OneOf(["created_at", "updated_at", "completed_at", "status"]),
+        validate=validate.OneOf(sorted(SORTABLE)),
     )
     sort_order = SortOrder()
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.models import DEFAULT_RETRY_CONFIG, Agent
 from app.models.base import utcnow
 from app.services.errors import Conflict, agent_not_found
-from app.services.pagination import paginate
+from app.services.pagination import Page, Window, paginate
 from app.services.transactions import transactional
 
 
@@ -86,18 +86,17 @@ def delete_agent(rt, agent_id: str) -> None:
 def list_agents(
     session: Session,
     *,
-    page: int,
-    page_size: int,
+    window: Window,
     status: str | None = None,
     name: str | None = None,
-) -> dict[str, Any]:
+) -> Page:
     query = select(Agent)
     query = (
         query.where(Agent.status == status) if status else query.where(Agent.status != "deleted")
     )
     if name:
         query = query.where(Agent.name == name)
-    return paginate(session, query.order_by(Agent.created_at.desc(), Agent.id), page, page_size)
+    return paginate(session, query.order_by(Agent.created_at.desc(), Agent.id), window)
 
 
 def check_agent_health(rt, agent_id: str) -> dict[str, Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +27,7 @@ from app.models.status import TASK_DONE
 from app.services.definitions import dag_for
 from app.services.dispatch import submit_generation
 from app.services.errors import InvalidRequest, checkpoint_not_found
-from app.services.pagination import paginate
+from app.services.pagination import Page, Window, paginate
 from app.services.run_state import read_state
 from app.services.runs import create_run, get_run
 from app.services.state import Work
@@ -144,18 +143,16 @@ def get_checkpoint(session: Session, checkpoint_id: str) -> Checkpoint:
 
 
 @transactional
-def list_checkpoints(
-    session: Session, *, page: int, page_size: int, run_id: str | None = None
-) -> dict[str, Any]:
+def list_checkpoints(session: Session, *, window: Window, run_id: str | None = None) -> Page:
     query = select(Checkpoint)
     if run_id:
         query = query.where(Checkpoint.run_id == run_id)
     query = query.order_by(Checkpoint.created_at.desc(), Checkpoint.id)
-    return paginate(session, query, page, page_size)
+    return paginate(session, query, window)
 
 
 @transactional
-def list_run_checkpoints(session: Session, run_id: str, **page) -> dict[str, Any]:
+def list_run_checkpoints(session: Session, run_id: str, **page) -> Page:
     get_run(session, run_id)
     return list_checkpoints(session, run_id=run_id, **page)
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Event
 from app.services.errors import NotFound
-from app.services.pagination import paginate
+from app.services.pagination import Page, Window, paginate
 from app.services.runs import get_run
 from app.services.transactions import transactional
 
@@ -19,15 +18,14 @@ from app.services.transactions import transactional
 def list_events(
     session: Session,
     *,
-    page: int,
-    page_size: int,
+    window: Window,
     type: str | None = None,
     run_id: str | None = None,
     invocation_id: str | None = None,
     from_date: datetime | None = None,
     to_date: datetime | None = None,
     after_event_id: int | None = None,
-) -> dict[str, Any]:
+) -> Page:
     query = select(Event)
     if type:
         query = query.where(Event.type == type)
@@ -42,11 +40,11 @@ def list_events(
         query = query.where(Event.created_at <= to_date.astimezone(timezone.utc))
     if after_event_id is not None:
         query = query.where(Event.id > after_event_id)
-    return paginate(session, query.order_by(Event.id), page, page_size)
+    return paginate(session, query.order_by(Event.id), window)
 
 
 @transactional
-def list_run_events(session: Session, run_id: str, **filters) -> dict[str, Any]:
+def list_run_events(session: Session, run_id: str, **filters) -> Page:
     get_run(session, run_id)
     return list_events(session, run_id=run_id, **filters)
 

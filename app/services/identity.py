@@ -31,7 +31,7 @@ from app.services.errors import (
     api_key_not_found,
     user_not_found,
 )
-from app.services.pagination import paginate
+from app.services.pagination import Page, Window, paginate
 from app.services.transactions import transactional
 
 KEY_PREFIX = "hmn_"
@@ -96,11 +96,10 @@ def create_api_key(
 def list_api_keys(
     session: Session,
     *,
-    page: int,
-    page_size: int,
+    window: Window,
     role: str | None = None,
     revoked: bool | None = None,
-) -> dict[str, Any]:
+) -> Page:
     query = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id)
     if role:
         query = query.where(ApiKey.role == role)
@@ -108,7 +107,7 @@ def list_api_keys(
         query = query.where(
             ApiKey.revoked_at.is_not(None) if revoked else ApiKey.revoked_at.is_(None)
         )
-    return paginate(session, query, page, page_size)
+    return paginate(session, query, window)
 
 
 @transactional
@@ -160,13 +159,11 @@ def create_user(rt, *, username: str, password: str, role: str) -> User:
 
 
 @transactional
-def list_users(
-    session: Session, *, page: int, page_size: int, role: str | None = None
-) -> dict[str, Any]:
+def list_users(session: Session, *, window: Window, role: str | None = None) -> Page:
     query = select(User).order_by(User.username)
     if role:
         query = query.where(User.role == role)
-    return paginate(session, query, page, page_size)
+    return paginate(session, query, window)
 
 
 @transactional

@@ -24,7 +24,7 @@ from app.models import Agent, Invocation, InvocationStatus
 from app.models.base import utcnow
 from app.services.dispatch import HARD_LIMIT_GRACE
 from app.services.errors import InvalidRequest, NotFound
-from app.services.pagination import paginate, paginate_list
+from app.services.pagination import Page, Window, paginate, paginate_list
 from app.services.state import Work
 from app.services.transactions import transactional
 
@@ -90,14 +90,14 @@ def describe_capability(capability: Capability) -> dict[str, Any]:
 
 
 def list_integrations(
-    settings, *, page: int, page_size: int, kind: str | None = None, status: str | None = None
-) -> dict[str, Any]:
+    settings, *, window: Window, kind: str | None = None, status: str | None = None
+) -> Page:
     items = [
         item
         for item in (_summary(i, settings) for i in INTEGRATIONS.values())
         if (kind is None or item["type"] == kind) and (status is None or item["status"] == status)
     ]
-    return paginate_list(items, page, page_size)
+    return paginate_list(items, window)
 
 
 def get_integration(settings, integration_id: str) -> dict[str, Any]:
@@ -336,12 +336,11 @@ def get_invocation(session: Session, invocation_id: str) -> Invocation:
 def list_invocations(
     session: Session,
     *,
-    page: int,
-    page_size: int,
+    window: Window,
     integration_id: str | None = None,
     capability_id: str | None = None,
     status: str | None = None,
-) -> dict[str, Any]:
+) -> Page:
     query = select(Invocation)
     if integration_id:
         query = query.where(Invocation.integration_id == integration_id)
@@ -350,4 +349,4 @@ def list_invocations(
     if status:
         query = query.where(Invocation.status == status)
     order = query.order_by(Invocation.created_at.desc(), Invocation.id)
-    return paginate(session, order, page, page_size)
+    return paginate(session, order, window)

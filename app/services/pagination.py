@@ -1,38 +1,47 @@
-"""Seed 002 pagination: `page`/`page_size` in; `items`, `total`, `total_pages` out."""
+"""Pagination inside the services: a window in (offset + limit), a page out (items + total).
+
+Neither says how a client asked or how the answer is shaped: seed 002's ``page``/``page_size``
+with ``total_pages`` (``app/schemas/common.py``), a ``limit``/``offset`` list or a
+``page``/``limit`` one are renderings of the same ``Window`` and ``Page`` at the edge.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 
-def paginate(session: Session, query, page: int, page_size: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Window:
+    offset: int = 0
+    limit: int = 20
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    offset: int
+    limit: int
+
+
+def paginate(session: Session, query, window: Window) -> Page:
     total = session.execute(
         select(func.count()).select_from(query.order_by(None).subquery())
     ).scalar_one()
-    offset = (page - 1) * page_size
     # Past the end there is nothing to fetch, and an offset beyond 64 bits fails in the driver.
     items = (
-        session.execute(query.limit(page_size).offset(offset)).scalars().all()
-        if offset < total
+        session.execute(query.limit(window.limit).offset(window.offset)).scalars().all()
+        if window.offset < total
         else []
     )
-    return _page(list(items), total, page, page_size)
+    return Page(list(items), total, window.offset, window.limit)
 
 
-def paginate_list(items: list[Any], page: int, page_size: int) -> dict[str, Any]:
-    """The same page shape over items already in memory (e.g. the integration catalogue)."""
-    start = (page - 1) * page_size
-    return _page(items[start : start + page_size], len(items), page, page_size)
-
-
-def _page(items: list[Any], total: int, page: int, page_size: int) -> dict[str, Any]:
-    return {
-        "items": items,
-        "total": total,
-        "page": page,
-        "page_size": page_size,
-        "total_pages": (total + page_size - 1) // page_size if total else 0,
-    }
+def paginate_list(items: list[Any], window: Window) -> Page:
+    """The same page over items already in memory (e.g. the integration catalogue)."""
+    chosen = items[window.offset : window.offset + window.limit]
+    return Page(chosen, len(items), window.offset, window.limit)

@@ -17,7 +17,7 @@ from app.models.base import new_id, utcnow
 from app.services.definitions import validate_definition
 from app.services.dispatch import submit_generation
 from app.services.errors import InvalidRequest, NotFound, run_not_found, workflow_not_found
-from app.services.pagination import paginate
+from app.services.pagination import Page, Window, paginate
 from app.services.state import Work
 from app.services.transactions import transactional
 from app.services.workflows import get_workflow
@@ -184,8 +184,7 @@ def get_run(session: Session, run_id: str) -> Run:
 def list_runs(
     session: Session,
     *,
-    page: int,
-    page_size: int,
+    window: Window,
     status: str | None = None,
     workflow_id: str | None = None,
     workflow_definition_id: str | None = None,
@@ -193,7 +192,7 @@ def list_runs(
     created_before: datetime | None = None,
     sort_by: str = "created_at",
     sort_order: str = "desc",
-) -> dict[str, Any]:
+) -> Page:
     query = select(Run)
     if status:
         query = query.where(Run.status == status)
@@ -212,7 +211,7 @@ def list_runs(
         ordered = (case((column.is_(None), 1), else_=0), ordered)
     else:
         ordered = (ordered,)
-    return paginate(session, query.order_by(*ordered, Run.id), page, page_size)
+    return paginate(session, query.order_by(*ordered, Run.id), window)
 
 
 @transactional

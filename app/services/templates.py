@@ -29,7 +29,7 @@ from app.services.errors import (
     template_not_found,
     workflow_not_found,
 )
-from app.services.pagination import paginate
+from app.services.pagination import Page, Window, paginate
 from app.services.transactions import transactional
 from app.services.workflows import create_workflow, get_workflow
 
@@ -69,18 +69,17 @@ def get_template(session: Session, template_id: str) -> Template:
 def list_templates(
     session: Session,
     *,
-    page: int,
-    page_size: int,
+    window: Window,
     name: str | None = None,
     sort_by: str = "created_at",
     sort_order: str = "desc",
-) -> dict[str, Any]:
+) -> Page:
     query = select(Template)
     if name:
         query = query.where(Template.name == name)
     column = getattr(Template, sort_by if sort_by in SORTABLE else "created_at")
     query = query.order_by(column.asc() if sort_order == "asc" else column.desc(), Template.id)
-    return paginate(session, query, page, page_size)
+    return paginate(session, query, window)
 
 
 def update_template(rt, template_id: str, body: dict[str, Any]) -> Template:

@@ -13,7 +13,7 @@ from app.models import Workflow
 from app.models.base import new_id, utcnow
 from app.services.definitions import DEFINITION_KEYS, validate_definition
 from app.services.errors import Conflict, workflow_not_found
-from app.services.pagination import paginate
+from app.services.pagination import Page, Window, paginate
 from app.services.transactions import transactional
 
 SORTABLE = {"name", "created_at", "updated_at", "version"}
@@ -146,13 +146,12 @@ def delete_workflow(rt, workflow_id: str) -> None:
 def list_workflows(
     session: Session,
     *,
-    page: int,
-    page_size: int,
+    window: Window,
     status: str | None = None,
     name: str | None = None,
     sort_by: str = "created_at",
     sort_order: str = "desc",
-) -> dict[str, Any]:
+) -> Page:
     query = select(Workflow).where(Workflow.is_latest.is_(True))
     if status:
         query = query.where(Workflow.status == status)
@@ -162,18 +161,18 @@ def list_workflows(
         query = query.where(Workflow.name == name)
     column = getattr(Workflow, sort_by if sort_by in SORTABLE else "created_at")
     query = query.order_by(column.asc() if sort_order == "asc" else column.desc(), Workflow.id)
-    return paginate(session, query, page, page_size)
+    return paginate(session, query, window)
 
 
 @transactional
-def list_versions(session: Session, workflow_id: str, *, page: int, page_size: int):
+def list_versions(session: Session, workflow_id: str, *, window: Window):
     workflow = get_workflow(session, workflow_id)
     query = (
         select(Workflow)
         .where(Workflow.lineage_id == workflow.lineage_id)
         .order_by(Workflow.version.desc())
     )
-    return paginate(session, query, page, page_size)
+    return paginate(session, query, window)
 
 
 def plan_workflow(rt, workflow_id: str) -> dict[str, Any]:
