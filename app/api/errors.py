@@ -15,13 +15,24 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from app.engine.validation import InvalidDefinition
 from app.extensions import runtime
-from app.services.errors import DomainError
+from app.services.errors import DomainError, ErrorKind
 
 log = logging.getLogger(__name__)
 
 TITLES = {422: "Validation Error", 413: "Payload Too Large", 405: "Method Not Allowed"}
+# How the canonical API (seed 002) answers each kind of domain error. Seed 002 answers a
+# conflict and an invalid transition with 400; a name the seeds answer 409 for is ALREADY_EXISTS.
+CANONICAL: dict[ErrorKind, tuple[int, str]] = {
+    ErrorKind.NOT_FOUND: (404, "Not Found"),
+    ErrorKind.CONFLICT: (400, "Bad Request"),
+    ErrorKind.ALREADY_EXISTS: (409, "Conflict"),
+    ErrorKind.INVALID_TRANSITION: (400, "Bad Request"),
+    ErrorKind.VALIDATION: (400, "Bad Request"),
+    ErrorKind.TOO_LARGE: (413, "Payload Too Large"),
+    ErrorKind.UNAUTHENTICATED: (401, "Unauthorized"),
+    ErrorKind.FORBIDDEN: (403, "Forbidden"),
+}
 # A dependency that is down answers 503 with this hint; every write is one transaction, so a
 # request that failed this way changed nothing and is safe to send again.
 RETRY_AFTER_SECONDS = 5
@@ -150,11 +161,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        return error_response(exc.status_code, exc.detail, exc.errors, exc.title)
-
-    @app.errorhandler(InvalidDefinition)
-    def invalid_definition(exc: InvalidDefinition):
-        return error_response(400, str(exc), [p.to_dict() for p in exc.problems], "Bad Request")
+        status, title = CANONICAL[exc.kind]
+        return error_response(status, exc.detail, exc.errors, title)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

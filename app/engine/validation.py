@@ -16,23 +16,32 @@ from app.engine import expressions
 from app.engine.catalogue import INTEGRATIONS, find_capability, starts_a_command
 from app.engine.dag import Dag
 from app.engine.dialects import Problem, normalise
+from app.engine.errors import DomainError
 from app.engine.graph import ancestor_bits, find_cycle, topological_order
 
 
-class InvalidDefinition(ValueError):
+class InvalidDefinition(DomainError, ValueError):
     """A definition with one or more problems; ``problems`` lists all of them."""
+
+    resource = "workflow"
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         first = "; ".join(f"{p.field}: {p.message}" for p in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        super().__init__(f"Invalid workflow definition: {first}{more}")
+        super().__init__(
+            f"Invalid workflow definition: {first}{more}", [p.to_dict() for p in problems]
+        )
 
 
-class InvalidInput(ValueError):
+class InvalidInput(DomainError, ValueError):
+    """Run input that does not match the workflow's input schema."""
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        super().__init__(
+            "; ".join(f"{p.field}: {p.message}" for p in problems), [p.to_dict() for p in problems]
+        )
 
 
 @dataclass

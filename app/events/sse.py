@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request
 from app.events.stream import EventStream, Overflow
 from app.extensions import runtime
 from app.models import Run
-from app.services.errors import run_not_found
+from app.services.errors import RunNotFound
 from app.services.integrations import get_invocation
 
 bp = Blueprint("sse", __name__)
@@ -36,7 +36,7 @@ def _stream(run_id: str | None, invocation_id: str | None = None) -> Response:
     rt = runtime()
     with rt.db.transaction() as session:
         if run_id is not None and session.get(Run, run_id) is None:
-            raise run_not_found(run_id)
+            raise RunNotFound(run_id)
         if invocation_id is not None:
             get_invocation(session, invocation_id)
     stream = EventStream(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import DEFAULT_RETRY_CONFIG, Agent
 from app.models.base import utcnow
-from app.services.errors import Conflict, agent_not_found
+from app.services.errors import AgentNotFound, NameTaken
 from app.services.pagination import Page, Window, paginate
 from app.services.transactions import transactional
 
@@ -20,7 +20,7 @@ from app.services.transactions import transactional
 def get_agent(session: Session, agent_id: str) -> Agent:
     agent = session.get(Agent, agent_id)
     if agent is None or agent.status == "deleted":
-        raise agent_not_found(agent_id)
+        raise AgentNotFound(agent_id)
     return agent
 
 
@@ -34,7 +34,7 @@ def _name_taken(session: Session, name: str, other_than: str | None = None) -> b
 def create_agent(rt, body: dict[str, Any]) -> Agent:
     with rt.db.transaction() as session:
         if _name_taken(session, body["name"]):
-            raise Conflict(f"Agent name '{body['name']}' already exists")
+            raise NameTaken("agent", "Agent", body["name"])
         agent = Agent(
             name=body["name"],
             url=body["url"],
@@ -57,7 +57,7 @@ def update_agent(rt, agent_id: str, body: dict[str, Any]) -> Agent:
             and body["name"] != agent.name
             and _name_taken(session, body["name"], agent.id)
         ):
-            raise Conflict(f"Agent name '{body['name']}' already exists")
+            raise NameTaken("agent", "Agent", body["name"])
         for key in (
             "name",
             "url",

@@ -26,7 +26,7 @@ from app.models.base import as_utc
 from app.models.status import TASK_DONE
 from app.services.definitions import dag_for
 from app.services.dispatch import submit_generation
-from app.services.errors import InvalidRequest, checkpoint_not_found
+from app.services.errors import CheckpointNotFound, InvalidRequest
 from app.services.pagination import Page, Window, paginate
 from app.services.run_state import read_state
 from app.services.runs import create_run, get_run
@@ -138,7 +138,7 @@ def _iso(value: datetime | None) -> str | None:
 def get_checkpoint(session: Session, checkpoint_id: str) -> Checkpoint:
     checkpoint = session.get(Checkpoint, checkpoint_id)
     if checkpoint is None:
-        raise checkpoint_not_found(checkpoint_id)
+        raise CheckpointNotFound(checkpoint_id)
     return checkpoint
 
 

@@ -20,7 +20,7 @@ from app.models.base import utcnow
 from app.services import checkpoints
 from app.services.definitions import dag_for
 from app.services.dispatch import submit_generation
-from app.services.errors import InvalidTransition, NotFound
+from app.services.errors import InvalidTransition, StepNotFound
 from app.services.runs import get_run
 from app.services.state import (
     Work,
@@ -145,7 +145,7 @@ def rerun_from_step(rt, run_id: str, step_id: str, step_input: Any = None) -> Ru
         run = get_run(work.session, run_id)
         dag = dag_for(work.session, rt.settings, run.workflow_definition_id)
         if step_id not in dag.tasks:
-            raise NotFound(f"Step '{step_id}' not found in run '{run_id}'")
+            raise StepNotFound(run_id, step_id)
         if run.status not in {s.value for s in allowed}:
             raise _refuse(run, "rerun from a step", allowed)
         downstream = _downstream(dag, step_id)

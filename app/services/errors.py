@@ -1,88 +1,123 @@
-"""Domain errors. One handler per API profile renders them; services never build responses."""
+"""Domain errors: one class per failure, each of a neutral kind (``app/engine/errors.py``).
+
+Services raise them and never build responses; each API profile renders a kind in its own
+format and status code (``app/api/errors.py`` for the canonical API).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from app.engine.errors import DomainError, ErrorKind
 
-
-class DomainError(Exception):
-    status_code = 400
-    title = "Bad Request"
-
-    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors or []
+__all__ = ["DomainError", "ErrorKind"]
 
 
 class NotFound(DomainError):
-    status_code = 404
-    title = "Not Found"
+    kind = ErrorKind.NOT_FOUND
+    label = "Resource"
+
+    def __init__(self, resource_id: str, detail: str | None = None):
+        super().__init__(detail or f"{self.label} with id '{resource_id}' not found")
+        self.resource_id = resource_id
 
 
-class Conflict(DomainError):
-    """A uniqueness or state conflict. Seed 002 answers these with 400."""
-
-    status_code = 400
+class WorkflowNotFound(NotFound):
+    resource, label = "workflow", "Workflow"
 
 
-class AlreadyExists(DomainError):
-    """A name taken by another resource where the seeds answer 409 (templates, seed 000)."""
+class RunNotFound(NotFound):
+    resource, label = "execution", "Run"
 
-    status_code = 409
-    title = "Conflict"
+
+class AgentNotFound(NotFound):
+    resource, label = "agent", "Agent"
+
+
+class CheckpointNotFound(NotFound):
+    resource, label = "checkpoint", "Checkpoint"
+
+
+class TemplateNotFound(NotFound):
+    resource, label = "template", "Template"
+
+
+class ApiKeyNotFound(NotFound):
+    resource, label = "api_key", "API key"
+
+
+class UserNotFound(NotFound):
+    resource, label = "user", "User"
+
+
+class InvocationNotFound(NotFound):
+    resource, label = "invocation", "Invocation"
+
+
+class EventNotFound(NotFound):
+    resource, label = "event", "Event"
+
+
+class StepNotFound(NotFound):
+    resource = "step"
+
+    def __init__(self, run_id: str, step_id: str):
+        super().__init__(step_id, f"Step '{step_id}' not found in run '{run_id}'")
+
+
+class IntegrationNotFound(NotFound):
+    resource, label = "integration", "Integration"
+
+    def __init__(self, integration_id: str, known: str):
+        super().__init__(
+            integration_id, f"Integration with id '{integration_id}' not found (known: {known})"
+        )
+
+
+class CapabilityNotFound(NotFound):
+    resource = "capability"
+
+    def __init__(self, integration_id: str, capability_id: str, known: str):
+        super().__init__(
+            capability_id,
+            f"Capability '{capability_id}' not found in integration '{integration_id}' "
+            f"(known: {known})",
+        )
+
+
+class NameTaken(DomainError):
+    """A unique name another resource holds (workflows, agents)."""
+
+    kind = ErrorKind.CONFLICT
+
+    def __init__(self, resource: str, label: str, name: str):
+        super().__init__(f"{label} name '{name}' already exists")
+        self.resource = resource
+
+
+class AlreadyExists(NameTaken):
+    """The same, where the seeds answer 409 (templates, usernames)."""
+
+    kind = ErrorKind.ALREADY_EXISTS
 
 
 class InvalidRequest(DomainError):
-    pass
+    kind = ErrorKind.VALIDATION
 
 
 class InvalidTransition(DomainError):
-    pass
+    kind = ErrorKind.INVALID_TRANSITION
 
 
 class PayloadTooLarge(DomainError):
-    status_code = 413
-    title = "Payload Too Large"
-
-
-def workflow_not_found(workflow_id: str) -> NotFound:
-    return NotFound(f"Workflow with id '{workflow_id}' not found")
-
-
-def run_not_found(run_id: str) -> NotFound:
-    return NotFound(f"Run with id '{run_id}' not found")
-
-
-def agent_not_found(agent_id: str) -> NotFound:
-    return NotFound(f"Agent with id '{agent_id}' not found")
-
-
-def checkpoint_not_found(checkpoint_id: str) -> NotFound:
-    return NotFound(f"Checkpoint with id '{checkpoint_id}' not found")
-
-
-def template_not_found(template_id: str) -> NotFound:
-    return NotFound(f"Template with id '{template_id}' not found")
+    kind = ErrorKind.TOO_LARGE
 
 
 class Unauthorized(DomainError):
     """No credentials, or credentials that do not identify anyone (any more)."""
 
-    status_code = 401
-    title = "Unauthorized"
+    kind = ErrorKind.UNAUTHENTICATED
 
 
 class Forbidden(DomainError):
     """An identity whose role does not allow the operation."""
 
-    status_code = 403
-    title = "Forbidden"
-
-
-def api_key_not_found(key_id: str) -> NotFound:
-    return NotFound(f"API key with id '{key_id}' not found")
-
-
-def user_not_found(user_id: str) -> NotFound:
-    return NotFound(f"User with id '{user_id}' not found")
+    kind = ErrorKind.FORBIDDEN

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Event
-from app.services.errors import NotFound
+from app.services.errors import EventNotFound
 from app.services.pagination import Page, Window, paginate
 from app.services.runs import get_run
 from app.services.transactions import transactional
@@ -53,5 +53,5 @@ def list_run_events(session: Session, run_id: str, **filters) -> Page:
 def get_event(session: Session, event_id: int) -> Event:
     event = session.get(Event, event_id)
     if event is None:
-        raise NotFound(f"Event with id '{event_id}' not found")
+        raise EventNotFound(str(event_id))
     return event

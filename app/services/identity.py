@@ -25,12 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.models import ApiKey, Role, User
 from app.models.base import as_utc, utcnow
-from app.services.errors import (
-    AlreadyExists,
-    Unauthorized,
-    api_key_not_found,
-    user_not_found,
-)
+from app.services.errors import AlreadyExists, ApiKeyNotFound, Unauthorized, UserNotFound
 from app.services.pagination import Page, Window, paginate
 from app.services.transactions import transactional
 
@@ -114,7 +109,7 @@ def list_api_keys(
 def get_api_key(session: Session, key_id: str) -> ApiKey:
     record = session.get(ApiKey, key_id)
     if record is None:
-        raise api_key_not_found(key_id)
+        raise ApiKeyNotFound(key_id)
     return record
 
 
@@ -152,7 +147,7 @@ def create_user(rt, *, username: str, password: str, role: str) -> User:
     password_hash = _hasher.hash(password)  # slow on purpose: outside the transaction
     with rt.db.transaction() as session:
         if _username_taken(session, username):
-            raise AlreadyExists(f"Username '{username}' already exists")
+            raise AlreadyExists("user", "Username", username)
         user = User(username=username, password_hash=password_hash, role=Role(role).value)
         session.add(user)
     return user
@@ -170,7 +165,7 @@ def list_users(session: Session, *, window: Window, role: str | None = None) -> 
 def get_user(session: Session, user_id: str) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise user_not_found(user_id)
+        raise UserNotFound(user_id)
     return user
 
 

@@ -23,7 +23,12 @@ from app.engine.dialects import Problem
 from app.models import Agent, Invocation, InvocationStatus
 from app.models.base import utcnow
 from app.services.dispatch import HARD_LIMIT_GRACE
-from app.services.errors import InvalidRequest, NotFound
+from app.services.errors import (
+    CapabilityNotFound,
+    IntegrationNotFound,
+    InvalidRequest,
+    InvocationNotFound,
+)
 from app.services.pagination import Page, Window, paginate, paginate_list
 from app.services.state import Work
 from app.services.transactions import transactional
@@ -47,7 +52,7 @@ def _integration(integration_id: str) -> Integration:
     found = INTEGRATIONS.get(integration_id)
     if found is None:
         known = ", ".join(sorted(INTEGRATIONS))
-        raise NotFound(f"Integration with id '{integration_id}' not found (known: {known})")
+        raise IntegrationNotFound(integration_id, known)
     return found
 
 
@@ -55,10 +60,7 @@ def _capability(integration: Integration, capability_id: str) -> Capability:
     found = integration.capabilities.get(capability_id)
     if found is None:
         known = ", ".join(sorted(integration.capabilities))
-        raise NotFound(
-            f"Capability '{capability_id}' not found in integration '{integration.id}' "
-            f"(known: {known})"
-        )
+        raise CapabilityNotFound(integration.id, capability_id, known)
     return found
 
 
@@ -328,7 +330,7 @@ def _send(rt, invocation: Invocation) -> Invocation:
 def get_invocation(session: Session, invocation_id: str) -> Invocation:
     invocation = session.get(Invocation, invocation_id)
     if invocation is None:
-        raise NotFound(f"Invocation with id '{invocation_id}' not found")
+        raise InvocationNotFound(invocation_id)
     return invocation
 
 

@@ -16,7 +16,7 @@ from app.models import Event, Run, RunState, RunStatus, TaskExecution, Workflow
 from app.models.base import new_id, utcnow
 from app.services.definitions import validate_definition
 from app.services.dispatch import submit_generation
-from app.services.errors import InvalidRequest, NotFound, run_not_found, workflow_not_found
+from app.services.errors import InvalidRequest, RunNotFound, StepNotFound, WorkflowNotFound
 from app.services.pagination import Page, Window, paginate
 from app.services.state import Work
 from app.services.transactions import transactional
@@ -39,7 +39,7 @@ def start_run(
         session = work.session
         workflow = get_workflow(session, workflow_id)
         if workflow.status == "deleted":
-            raise workflow_not_found(workflow_id)
+            raise WorkflowNotFound(workflow_id)
         if workflow.status != "active":
             raise InvalidRequest(
                 f"Workflow '{workflow_id}' is not active (status: {workflow.status})"
@@ -176,7 +176,7 @@ def _when(value: str | None) -> datetime | None:
 def get_run(session: Session, run_id: str) -> Run:
     run = session.get(Run, run_id)
     if run is None:
-        raise run_not_found(run_id)
+        raise RunNotFound(run_id)
     return run
 
 
@@ -233,7 +233,7 @@ def get_step(session: Session, run_id: str, step_id: str) -> TaskExecution:
         )
     ).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"Step '{step_id}' not found in run '{run_id}'")
+        raise StepNotFound(run_id, step_id)
     return row
 
 

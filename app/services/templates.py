@@ -23,12 +23,7 @@ from app.engine.validation import InvalidDefinition
 from app.models import Template, Workflow
 from app.models.base import utcnow
 from app.services.definitions import DEFINITION_KEYS, validate_definition
-from app.services.errors import (
-    AlreadyExists,
-    InvalidRequest,
-    template_not_found,
-    workflow_not_found,
-)
+from app.services.errors import AlreadyExists, InvalidRequest, TemplateNotFound, WorkflowNotFound
 from app.services.pagination import Page, Window, paginate
 from app.services.transactions import transactional
 from app.services.workflows import create_workflow, get_workflow
@@ -61,7 +56,7 @@ def create_template(rt, body: dict[str, Any]) -> Template:
 def get_template(session: Session, template_id: str) -> Template:
     template = session.get(Template, template_id)
     if template is None:
-        raise template_not_found(template_id)
+        raise TemplateNotFound(template_id)
     return template
 
 
@@ -173,7 +168,7 @@ def _source(session: Session, body: dict[str, Any]) -> tuple[Workflow | None, di
         return None, {key: inline[key] for key in DEFINITION_KEYS if key in inline}
     workflow = get_workflow(session, workflow_id)
     if workflow.status == "deleted":
-        raise workflow_not_found(workflow_id)
+        raise WorkflowNotFound(workflow_id)
     return workflow, dict(workflow.definition)
 
 
@@ -199,7 +194,7 @@ def _name_taken(session: Session, name: str) -> bool:
 
 
 def _taken(name: str) -> AlreadyExists:
-    return AlreadyExists(f"Template name '{name}' already exists")
+    return AlreadyExists("template", "Template", name)
 
 
 def _flush_or_conflict(session: Session, name: str) -> None:

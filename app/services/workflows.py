@@ -12,7 +12,7 @@ from app.engine.dialects import STRUCTURE_KEYS
 from app.models import Workflow
 from app.models.base import new_id, utcnow
 from app.services.definitions import DEFINITION_KEYS, validate_definition
-from app.services.errors import Conflict, workflow_not_found
+from app.services.errors import NameTaken, WorkflowNotFound
 from app.services.pagination import Page, Window, paginate
 from app.services.transactions import transactional
 
@@ -43,7 +43,7 @@ def create_workflow(
     with rt.db.transaction() as session:
         dag = validate_definition(session, rt.settings, definition)
         if _name_taken(session, body["name"]):
-            raise Conflict(f"Workflow name '{body['name']}' already exists")
+            raise NameTaken("workflow", "Workflow", body["name"])
         workflow_id = new_id()
         workflow = Workflow(
             id=workflow_id,
@@ -66,7 +66,7 @@ def create_workflow(
 def get_workflow(session: Session, workflow_id: str) -> Workflow:
     workflow = session.get(Workflow, workflow_id)
     if workflow is None:
-        raise workflow_not_found(workflow_id)
+        raise WorkflowNotFound(workflow_id)
     return workflow
 
 
@@ -86,10 +86,10 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
     with rt.db.transaction() as session:
         current = _latest(session, get_workflow(session, workflow_id))
         if current.status == "deleted":
-            raise workflow_not_found(workflow_id)
+            raise WorkflowNotFound(workflow_id)
         name = body.get("name", current.name)
         if name != current.name and _name_taken(session, name, current.lineage_id):
-            raise Conflict(f"Workflow name '{name}' already exists")
+            raise NameTaken("workflow", "Workflow", name)
         definition = dict(current.definition)
         changes = _definition(body)
         structural = any(
@@ -134,7 +134,7 @@ def delete_workflow(rt, workflow_id: str) -> None:
     with rt.db.transaction() as session:
         workflow = get_workflow(session, workflow_id)
         if workflow.status == "deleted":
-            raise workflow_not_found(workflow_id)
+            raise WorkflowNotFound(workflow_id)
         for row in session.execute(
             select(Workflow).where(Workflow.lineage_id == workflow.lineage_id)
         ).scalars():
