@@ -363,8 +363,11 @@ def _stop_checker(rt, run_id: str):
     return should_stop
 
 
-def _emitter(rt, run_id: str, task_id: str) -> Emit:
-    """``ctx.emit`` for a running action: each event in its own short transaction, then published.
+def action_emitter(
+    rt, run_id: str | None, task_id: str | None = None, *, invocation_id: str | None = None
+) -> Emit:
+    """``ctx.emit`` for a running action (a run's task, or a direct invocation): each event in
+    its own short transaction, then published.
 
     Callers throttle (progress ≤ 10/s, output flushed every ~100 ms), so one small commit per
     event is cheap and each event reaches clients promptly. Losing a progress or output event must
@@ -374,13 +377,19 @@ def _emitter(rt, run_id: str, task_id: str) -> Emit:
     def emit(type_: str, data: dict[str, Any], message: str | None) -> None:
         try:
             with Work(rt) as work:
-                work.emit(run_id, type_, task_id=task_id, data=data, message=message)
+                work.emit(
+                    run_id,
+                    type_,
+                    task_id=task_id,
+                    invocation_id=invocation_id,
+                    data=data,
+                    message=message,
+                )
         except Exception:
             log.warning(
-                "could not record a %s event of task %s in run %s",
+                "could not record a %s event of %s",
                 type_,
-                task_id,
-                run_id,
+                f"invocation {invocation_id}" if invocation_id else f"task {task_id} of {run_id}",
                 exc_info=True,
             )
 
@@ -400,7 +409,7 @@ def _run_claimed(rt, run_id: str, claimed: Claimed, retries: int) -> str:
         agent=claimed.agent,
         should_stop=_stop_checker(rt, run_id),
         task_name=task.name,
-        emit=_emitter(rt, run_id, task.id),
+        emit=action_emitter(rt, run_id, task.id),
     )
     started = time.monotonic()
     resolved: Any = None

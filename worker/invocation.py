@@ -34,8 +34,8 @@ from app.services.integrations import (
 )
 from app.services.leases import Lease, invocation_scope, owner_alive, worker_id
 from app.services.state import Work
-from worker.actions import ActionContext, ActionError, Emit, run_action
-from worker.execution import EVENT_OUTPUT_BYTES
+from worker.actions import ActionContext, ActionError, run_action
+from worker.execution import EVENT_OUTPUT_BYTES, action_emitter
 from worker.runtime import while_database_down
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def _run(rt, row: Invocation) -> tuple[Any, str | None]:
                 timeout=_timeout(rt, row.parameters),
                 agent=agent,
                 task_name=action,
-                emit=_emitter(rt, row.id),
+                emit=action_emitter(rt, None, invocation_id=row.id),
             )
             return run_action(action, row.parameters, ctx), None
         except ActionError as exc:
@@ -147,20 +147,6 @@ def _run(rt, row: Invocation) -> tuple[Any, str | None]:
         except Exception as exc:  # an action's bug must not escape: failure is data
             log.exception("invocation %s (%s) raised", row.id, action)
             return None, f"{exc.__class__.__name__}: {exc}"
-
-
-def _emitter(rt, invocation_id: str) -> Emit:
-    """``ctx.emit`` for the action: progress and output as the invocation's events (best effort,
-    like a task's: a lost progress event never fails the call)."""
-
-    def emit(type_: str, data: dict[str, Any], message: str | None) -> None:
-        try:
-            with Work(rt) as work:
-                work.emit(None, type_, invocation_id=invocation_id, data=data, message=message)
-        except Exception:
-            log.warning("could not record a %s event of invocation %s", type_, invocation_id)
-
-    return emit
 
 
 def _storable(output: Any, limit: int) -> tuple[Any, str | None]:

@@ -102,7 +102,6 @@ class EventStream:
         self.rt = rt
         self.hub = hub
         self.scope = Scope(run_id, invocation_id)
-        self.run_id = run_id
         self.idle = idle
         self.subscription = hub.subscribe(self.scope.key)
         self.epoch = hub.epoch
@@ -158,7 +157,7 @@ class EventStream:
         if self.scope.invocation_id is not None:
             return event.get("type") in INVOCATION_FINAL  # sent once, when it has ended
         return (
-            self.run_id is not None
+            self.scope.run_id is not None
             and event.get("type") in FINAL
-            and _run_finished(self.rt, self.run_id)
+            and _run_finished(self.rt, self.scope.run_id)
         )
