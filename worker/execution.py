@@ -157,7 +157,7 @@ def _claim_and_load(rt, run_id: str, task_id: str, generation: int, retries: int
             work.emit(
                 run_id,
                 "execution_started",
-                data={"workflow_id": run.workflow_id},
+                data={"workflow_id": run.workflow_id, "workflow_name": run.workflow_name},
                 message=f"Run of '{run.workflow_name}' started",
             )
         lock_run(session, run_id)
@@ -516,6 +516,7 @@ def _record(
             message = f"Task '{name}' failed (attempt {attempt}), retrying in {delay:g}s: {error}"
             data = {
                 "attempt": attempt,
+                "retry_count": attempt,
                 "max_retries": task.retry.count,
                 "delay": delay,
                 "error": error,
@@ -524,7 +525,14 @@ def _record(
             fields = {"error_message": error, "output_data": output, **finished}
             verb = "cancelled" if outcome == T.CANCELLED else "failed"
             kind, message = f"task_{verb}", f"Task '{name}' {verb}: {error}"
-            data = {"duration": done["duration"], "error": error, "attempt": attempt}
+            data = {
+                "duration": done["duration"],
+                "error": error,
+                "error_details": {"action": task.action, "attempt": attempt},
+                "attempt": attempt,
+                "retry_count": attempt - 1,
+                "max_retries": task.retry.count,
+            }
         # Only while this process still holds the task.
         if transition_task(
             work,

@@ -16,7 +16,7 @@ from app.engine import expressions
 from app.engine.compiler import PlanIndex
 from app.engine.dag import Dag
 from app.models import Run, RunStatus, TaskExecution, TaskStatus
-from app.models.base import utcnow
+from app.models.base import as_utc, utcnow
 from app.models.status import TASK_TERMINAL
 from app.services import checkpoints
 from app.services.definitions import dag_for
@@ -108,18 +108,21 @@ def finalize_run(rt, run_id: str, generation: int) -> str:
             return RunStatus.FAILED.value
         dag = dag_for(session, rt.settings, run.workflow_definition_id)
         output = _run_output(dag, run, rows)
+        finished = utcnow()
         if transition_run(
             work,
             run_id,
             RunStatus.COMPLETED,
-            completed_at=utcnow(),
+            completed_at=finished,
             output_data=output,
             error_message=None,
         ):
+            started = as_utc(run.started_at or run.created_at)
             data = {
                 "output": output,
                 "workflow_id": run.workflow_id,
                 "workflow_name": run.workflow_name,
+                "duration_seconds": round((as_utc(finished) - started).total_seconds(), 3),
             }
             work.emit(
                 run_id,
