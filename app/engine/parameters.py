@@ -287,3 +287,28 @@ def substitute(document: Any, values: Mapping[str, Any]) -> Any:
         return item
 
     return walk(document)
+
+
+def input_defaults(definition: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The definition with each bound value that names a property of its input schema (``input``
+    as JSON Schema, or seed 001's ``input_schema`` map) made that property's ``default``: a
+    template whose workflow reads ``${workflow.input.x}`` is instantiated with ``x`` filled in."""
+    result = dict(definition)
+    key = "input_schema" if isinstance(definition.get("input_schema"), Mapping) else "input"
+    schema = definition.get(key)
+    if not isinstance(schema, Mapping):
+        return result
+    is_json_schema = isinstance(schema.get("type"), str | list) or "properties" in schema
+    properties = schema.get("properties") if is_json_schema else schema
+    if not isinstance(properties, Mapping):
+        return result
+    filled = {
+        name: {**spec, "default": values[name]}
+        for name, spec in properties.items()
+        if name in values and isinstance(spec, Mapping)
+    }
+    if not filled:
+        return result
+    merged = {**properties, **filled}
+    result[key] = {**schema, "properties": merged} if is_json_schema else merged
+    return result

@@ -20,6 +20,8 @@ class Workflow(Base):
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The version as its author names it (seed 001's "1.0.0"); given, or a minor bump.
+    version_label: Mapped[str | None] = mapped_column(String(64))
     # The definition as the user wrote it (any dialect): served back as ``workflow_data``.
     definition: Mapped[dict[str, Any]] = mapped_column(JSONType)
     dialect: Mapped[str] = mapped_column(String(16))

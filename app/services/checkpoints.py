@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +30,7 @@ from app.services.dispatch import submit_generation
 from app.services.errors import CheckpointNotFound, InvalidRequest
 from app.services.pagination import Page, Window, paginate
 from app.services.run_state import read_state
-from app.services.runs import create_run, get_run
+from app.services.runs import RunDetail, create_run, describe_run, get_run
 from app.services.state import Work
 from app.services.transactions import transactional
 
@@ -162,8 +163,16 @@ def delete_checkpoint(rt, checkpoint_id: str) -> None:
         session.delete(get_checkpoint(session, checkpoint_id))
 
 
-def restore_checkpoint(rt, checkpoint_id: str, *, triggered_by: str = "system") -> Run:
-    """A new run from the checkpoint: done tasks keep their outputs; the rest runs."""
+def restore_checkpoint(
+    rt,
+    checkpoint_id: str,
+    *,
+    triggered_by: str = "system",
+    profile: str = "v1",
+    options: dict[str, Any] | None = None,
+) -> Run:
+    """A new run from the checkpoint: done tasks keep their outputs; the rest runs.
+    ``options`` are recorded on the new run as given."""
     with Work(rt) as work:
         session = work.session
         checkpoint = get_checkpoint(session, checkpoint_id)
@@ -187,9 +196,10 @@ def restore_checkpoint(rt, checkpoint_id: str, *, triggered_by: str = "system") 
             input_data=checkpoint.input_data or {},
             variables=checkpoint.variables or {},
             triggered_by=triggered_by,
+            profile=profile,
             state=checkpoint.state or {},
             carried=carried,
-            options={"input_overrides": overrides} if overrides else {},
+            options={**(options or {}), **({"input_overrides": overrides} if overrides else {})},
             original_run_id=checkpoint.run_id,
             checkpoint_id=checkpoint.id,
         )
@@ -207,6 +217,12 @@ def restore_checkpoint(rt, checkpoint_id: str, *, triggered_by: str = "system") 
         )
     submit_generation(rt, run.id, 1, plan, dag)
     return run
+
+
+def restore_checkpoint_detail(rt, checkpoint_id: str, **kwargs: Any) -> RunDetail:
+    """``restore_checkpoint``, answered with the new run's tasks (for documents that show
+    each task's status in the answer)."""
+    return describe_run(rt, restore_checkpoint(rt, checkpoint_id, **kwargs).id)
 
 
 # -- automatic checkpoints ------------------------------------------------------------------------

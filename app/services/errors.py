@@ -83,6 +83,15 @@ class CapabilityNotFound(NotFound):
         )
 
 
+class StateNotFound(NotFound):
+    """A run whose custom state was never saved (for documents that answer 404 for it)."""
+
+    resource, label = "state", "State"
+
+    def __init__(self, run_id: str):
+        super().__init__(run_id, f"No state has been saved for execution '{run_id}'")
+
+
 class NameTaken(DomainError):
     """A unique name another resource holds (workflows, agents)."""
 
@@ -97,6 +106,13 @@ class AlreadyExists(NameTaken):
     """The same, where the seeds answer 409 (templates, usernames)."""
 
     kind = ErrorKind.ALREADY_EXISTS
+
+
+class WorkflowInUse(DomainError):
+    """A workflow that may not be deleted while runs of it are active."""
+
+    kind = ErrorKind.CONFLICT
+    resource = "workflow"
 
 
 class InvalidRequest(DomainError):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.models import RunState
 from app.models.base import utcnow
-from app.services.errors import PayloadTooLarge
+from app.services.errors import PayloadTooLarge, StateNotFound
 from app.services.runs import get_run
 from app.services.state import Work
 from app.services.transactions import transactional
@@ -42,9 +42,12 @@ def read_state(session: Session, run_id: str) -> dict[str, Any]:
 
 
 @transactional
-def get_run_state(session: Session, run_id: str) -> dict[str, Any]:
+def get_run_state(session: Session, run_id: str, *, saved_only: bool = False) -> dict[str, Any]:
+    """The run's state; ``saved_only`` refuses (``StateNotFound``) a state never written."""
     get_run(session, run_id)
     row = session.get(RunState, run_id)
+    if saved_only and (row is None or row.updated_at is None):
+        raise StateNotFound(run_id)
     return _render(run_id, row)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import case, insert, select
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from app.services.errors import InvalidRequest, RunNotFound, StepNotFound, Workf
 from app.services.pagination import Page, Window, paginate
 from app.services.state import Work
 from app.services.transactions import transactional
-from app.services.workflows import get_workflow
+from app.services.workflows import get_current_workflow, get_workflow
 
 SORTABLE = {"created_at", "updated_at", "completed_at", "status"}
 
@@ -33,11 +33,16 @@ def start_run(
     triggered_by: str = "system",
     profile: str = "v1",
     variables: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    latest: bool = False,
 ) -> Run:
-    """Write the run and its task rows, then submit the first canvas segment (outbox order)."""
+    """Write the run and its task rows, then submit the first canvas segment (outbox order).
+
+    ``latest`` runs the workflow's latest version whichever version ``workflow_id`` names
+    (clients that know no versions); ``options`` are recorded on the run as given."""
     with Work(rt) as work:
         session = work.session
-        workflow = get_workflow(session, workflow_id)
+        workflow = (get_current_workflow if latest else get_workflow)(session, workflow_id)
         if workflow.status == "deleted":
             raise WorkflowNotFound(workflow_id)
         if workflow.status != "active":
@@ -60,6 +65,7 @@ def start_run(
             variables={**dag.variables, **(variables or {})},
             triggered_by=triggered_by,
             profile=profile,
+            options=options,
         )
     submit_generation(rt, run.id, 1, plan, dag)
     return run
@@ -185,7 +191,7 @@ def list_runs(
     session: Session,
     *,
     window: Window,
-    status: str | None = None,
+    status: str | list[str] | None = None,
     workflow_id: str | None = None,
     workflow_definition_id: str | None = None,
     created_after: datetime | None = None,
@@ -195,7 +201,7 @@ def list_runs(
 ) -> Page:
     query = select(Run)
     if status:
-        query = query.where(Run.status == status)
+        query = query.where(Run.status.in_([status] if isinstance(status, str) else status))
     if workflow_id:
         query = query.where(Run.workflow_id == workflow_id)
     if workflow_definition_id:
@@ -212,6 +218,29 @@ def list_runs(
     else:
         ordered = (ordered,)
     return paginate(session, query.order_by(*ordered, Run.id), window)
+
+
+class RunDetail(NamedTuple):
+    """A run with its task rows in definition order."""
+
+    run: Run
+    steps: list[TaskExecution]
+
+
+@transactional
+def describe_run(session: Session, run_id: str) -> RunDetail:
+    # One statement, so the run and its tasks are read at one instant: two SELECTs under READ
+    # COMMITTED could show a task RUNNING in a run still PENDING (a claim committed between).
+    rows = session.execute(
+        select(Run, TaskExecution)
+        .outerjoin(TaskExecution, TaskExecution.run_id == Run.id)
+        .where(Run.id == run_id)
+        .order_by(TaskExecution.position)
+        .execution_options(populate_existing=True)
+    ).all()
+    if not rows:
+        raise RunNotFound(run_id)
+    return RunDetail(rows[0][0], [step for _, step in rows if step is not None])
 
 
 @transactional

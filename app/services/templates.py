@@ -5,7 +5,8 @@ declarations. Its definition is copied from an existing workflow version (``work
 000 calls it ``workflow_definition_id``) or given inline (``definition``). Every placeholder must
 name a declared parameter, and the definition must be a valid workflow definition, placeholders
 and all. Instantiating binds values (defaults applied, every bad value named at once),
-substitutes them and creates an ordinary workflow that records the template and the values.
+substitutes them and creates an ordinary workflow that records the template and the values; a
+value whose name is also an input property becomes that property's default.
 """
 
 from __future__ import annotations
@@ -26,16 +27,18 @@ from app.services.definitions import DEFINITION_KEYS, validate_definition
 from app.services.errors import AlreadyExists, InvalidRequest, TemplateNotFound, WorkflowNotFound
 from app.services.pagination import Page, Window, paginate
 from app.services.transactions import transactional
-from app.services.workflows import create_workflow, get_workflow
+from app.services.workflows import create_workflow, get_current_workflow, get_workflow
 
 SORTABLE = {"name", "created_at", "updated_at"}
 
 
-def create_template(rt, body: dict[str, Any]) -> Template:
+def create_template(rt, body: dict[str, Any], *, latest: bool = False) -> Template:
+    """``latest`` copies the latest version of the workflow ``workflow_id`` names, whichever
+    version that is (clients that know no versions)."""
     with rt.db.transaction() as session:
         if _name_taken(session, body["name"]):
             raise _taken(body["name"])
-        source, definition = _source(session, body)
+        source, definition = _source(session, body, latest=latest)
         declared = body.get("parameters") or {}
         _check(session, rt.settings, definition, declared, inline=source is None)
         template = Template(
@@ -122,7 +125,7 @@ def instantiate_template(rt, template_id: str, body: dict[str, Any]) -> Workflow
             "Invalid parameter values: " + str(exc), [p.to_dict() for p in exc.problems]
         ) from None
     workflow_body = {
-        **parameters.substitute(definition, values),
+        **parameters.input_defaults(parameters.substitute(definition, values), values),
         "name": body.get("name") or f"{name[:246]}-{uuid.uuid4().hex[:8]}",
         "description": body.get("description", description),
     }
@@ -136,7 +139,9 @@ def _gives_source(body: dict[str, Any]) -> bool:
     return any(body.get(key) is not None for key in ("workflow_id", "definition"))
 
 
-def _source(session: Session, body: dict[str, Any]) -> tuple[Workflow | None, dict[str, Any]]:
+def _source(
+    session: Session, body: dict[str, Any], *, latest: bool = False
+) -> tuple[Workflow | None, dict[str, Any]]:
     """``(workflow version, definition)`` from ``workflow_id``, or ``(None, definition)``."""
     workflow_id, inline = body.get("workflow_id"), body.get("definition")
     if workflow_id is not None and inline is not None:
@@ -166,7 +171,7 @@ def _source(session: Session, body: dict[str, Any]) -> tuple[Workflow | None, di
                 ],
             )
         return None, {key: inline[key] for key in DEFINITION_KEYS if key in inline}
-    workflow = get_workflow(session, workflow_id)
+    workflow = (get_current_workflow if latest else get_workflow)(session, workflow_id)
     if workflow.status == "deleted":
         raise WorkflowNotFound(workflow_id)
     return workflow, dict(workflow.definition)

@@ -2,21 +2,73 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.engine.compiler import build_plan, describe
 from app.engine.dialects import STRUCTURE_KEYS
-from app.models import Workflow
+from app.models import Run, Workflow
 from app.models.base import new_id, utcnow
+from app.models.status import RUN_TERMINAL
 from app.services.definitions import DEFINITION_KEYS, validate_definition
-from app.services.errors import NameTaken, WorkflowNotFound
+from app.services.errors import InvalidRequest, NameTaken, WorkflowInUse, WorkflowNotFound
 from app.services.pagination import Page, Window, paginate
 from app.services.transactions import transactional
 
 SORTABLE = {"name", "created_at", "updated_at", "version"}
+FIRST_LABEL = "1.0.0"
+
+
+def next_label(label: str | None) -> str:
+    """The label of the version after ``label``: its minor number bumped (1.0.0 → 1.1.0);
+    a label that is not ``major.minor[.patch]`` gets ``.1`` appended."""
+    if not label:
+        return FIRST_LABEL
+    parts = label.split("-", 1)[0].split("+", 1)[0].split(".")
+    if len(parts) in (2, 3) and all(part.isdigit() for part in parts):
+        return f"{parts[0]}.{int(parts[1]) + 1}.0"
+    return f"{label[:60]}.1"
+
+
+# ``field:operator:value`` filters (seed 000's ``filter=name:contains:x``).
+MATCHABLE = {"name", "description", "status"}
+OPERATORS = ("eq", "ne", "contains", "startswith", "endswith")
+
+
+@dataclass(frozen=True)
+class Match:
+    field: str
+    operator: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> Match:
+        """``name:contains:x`` → ``Match``; ``InvalidRequest`` naming the problem otherwise."""
+        field_name, _, rest = text.partition(":")
+        operator, _, value = rest.partition(":")
+        if not rest:  # ``name:x`` would be ambiguous with a value holding colons; say so
+            operator, value = "", ""
+        if field_name not in MATCHABLE or operator not in OPERATORS:
+            raise InvalidRequest(
+                f"Invalid filter '{text[:100]}': use field:operator:value with field one of "
+                f"{', '.join(sorted(MATCHABLE))} and operator one of {', '.join(OPERATORS)}",
+                [{"field": "filter", "message": "expected field:operator:value", "type": "format"}],
+            )
+        return cls(field_name, operator, value)
+
+    def clause(self):
+        column = getattr(Workflow, self.field)
+        pattern = self.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return {
+            "eq": lambda: column == self.value,
+            "ne": lambda: column != self.value,
+            "contains": lambda: column.ilike(f"%{pattern}%", escape="\\"),
+            "startswith": lambda: column.ilike(f"{pattern}%", escape="\\"),
+            "endswith": lambda: column.ilike(f"%{pattern}", escape="\\"),
+        }[self.operator]()
 
 
 def _definition(body: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +103,7 @@ def create_workflow(
             name=body["name"],
             description=body.get("description"),
             version=1,
+            version_label=body.get("version_label") or FIRST_LABEL,
             definition=definition,
             dialect=dag.dialect,
             status=body.get("status") or "active",
@@ -66,6 +119,16 @@ def create_workflow(
 def get_workflow(session: Session, workflow_id: str) -> Workflow:
     workflow = session.get(Workflow, workflow_id)
     if workflow is None:
+        raise WorkflowNotFound(workflow_id)
+    return workflow
+
+
+@transactional
+def get_current_workflow(session: Session, workflow_id: str) -> Workflow:
+    """The latest version of the workflow that ``workflow_id`` (any of its versions' ids) names,
+    unless it was deleted: what clients that know no versions mean by a workflow id."""
+    workflow = _latest(session, get_workflow(session, workflow_id))
+    if workflow.status == "deleted":
         raise WorkflowNotFound(workflow_id)
     return workflow
 
@@ -111,6 +174,7 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
                 name=name,
                 description=body.get("description", current.description),
                 version=current.version + 1,
+                version_label=body.get("version_label") or next_label(current.version_label),
                 definition=definition,
                 dialect=dag.dialect,
                 status=body.get("status") or "active",
@@ -121,6 +185,8 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
             session.add(new)
             return new
         current.name = name
+        if body.get("version_label"):
+            current.version_label = body["version_label"]
         if "description" in body:
             current.description = body["description"]
         if "status" in body and body["status"]:
@@ -129,12 +195,27 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
         return current
 
 
-def delete_workflow(rt, workflow_id: str) -> None:
-    """Soft delete: every version of the workflow is marked deleted; runs keep their history."""
+def delete_workflow(rt, workflow_id: str, *, unless_active: bool = False) -> None:
+    """Soft delete: every version of the workflow is marked deleted; runs keep their history.
+    ``unless_active`` refuses (``WorkflowInUse``) while a run of it has not finished."""
     with rt.db.transaction() as session:
         workflow = get_workflow(session, workflow_id)
         if workflow.status == "deleted":
             raise WorkflowNotFound(workflow_id)
+        if unless_active:
+            active = session.execute(
+                select(func.count())
+                .select_from(Run)
+                .where(
+                    Run.workflow_id == workflow.lineage_id,
+                    Run.status.not_in([s.value for s in RUN_TERMINAL]),
+                )
+            ).scalar_one()
+            if active:
+                raise WorkflowInUse(
+                    f"Workflow '{workflow_id}' has {active} active execution(s): cancel them "
+                    "or let them finish before deleting it"
+                )
         for row in session.execute(
             select(Workflow).where(Workflow.lineage_id == workflow.lineage_id)
         ).scalars():
@@ -149,10 +230,13 @@ def list_workflows(
     window: Window,
     status: str | None = None,
     name: str | None = None,
+    matches: tuple[Match, ...] = (),
     sort_by: str = "created_at",
     sort_order: str = "desc",
 ) -> Page:
     query = select(Workflow).where(Workflow.is_latest.is_(True))
+    for match in matches:
+        query = query.where(match.clause())
     if status:
         query = query.where(Workflow.status == status)
     else:

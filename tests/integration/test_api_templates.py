@@ -627,3 +627,28 @@ def test_executing_a_workflow_with_unbound_parameters_is_400_and_creates_no_run(
     ]
     runs = client.get("/api/v1/runs")
     assert runs.status_code == 200 and runs.json["total"] == 0
+
+
+def test_a_value_for_an_input_property_becomes_its_default_and_the_run_uses_it(live):
+    workflow = create_workflow(
+        live,
+        {
+            "input": {"type": "object", "properties": {"who": {"type": "string"}}},
+            "tasks": {"a": {"action": "builtin.echo", "input": {"x": "${workflow.input.who}"}}},
+        },
+    )
+    template = create_template(
+        live,
+        {
+            "workflow_id": workflow["id"],
+            "parameters": {"who": {"type": "string", "required": True}},
+        },
+    )
+    made = instantiate(live, template["id"], {"parameter_values": {"who": "Ada"}}).json
+    schema = made["workflow_data"]["input"]
+    assert schema["properties"]["who"] == {"type": "string", "default": "Ada"}
+    run = wait_for_run(live, execute(live, made["id"]))
+    assert run["status"] == "COMPLETED", run
+    assert steps(live, run["id"])["a"]["output_data"] == {"x": "Ada"}
+    overridden = wait_for_run(live, execute(live, made["id"], {"who": "Grace"}))
+    assert steps(live, overridden["id"])["a"]["output_data"] == {"x": "Grace"}

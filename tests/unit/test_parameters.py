@@ -9,6 +9,7 @@ from app.engine.parameters import (
     bind,
     check_declarations,
     check_placeholders,
+    input_defaults,
     placeholders,
     substitute,
 )
@@ -188,3 +189,23 @@ def test_reading_into_a_scalar_parameter_is_named():
     found = check_placeholders({"a": "${params.count.digits}"}, DECLARED, "")
     assert [(p.field, p.type) for p in found] == [("a", "invalid")]
     assert "whose type integer has no keys" in found[0].message
+
+
+def test_bound_values_become_the_defaults_of_input_properties_of_the_same_name():
+    json_schema = {
+        "input": {
+            "type": "object",
+            "properties": {"data_source": {"type": "string"}, "other": {"type": "integer"}},
+        }
+    }
+    filled = input_defaults(json_schema, {"data_source": "s3://b", "unrelated": 1})
+    assert filled["input"]["properties"] == {
+        "data_source": {"type": "string", "default": "s3://b"},
+        "other": {"type": "integer"},
+    }
+    assert json_schema["input"]["properties"]["data_source"] == {"type": "string"}  # a copy
+    property_map = {"input_schema": {"format": {"type": "string", "default": "json"}}}
+    assert input_defaults(property_map, {"format": "csv"}) == {
+        "input_schema": {"format": {"type": "string", "default": "csv"}}
+    }
+    assert input_defaults({"tasks": {}}, {"format": "csv"}) == {"tasks": {}}
