@@ -12,7 +12,9 @@ VERSION = "0.1.0"
 API_DESCRIPTION = (
     "Harmonia runs workflow definitions (DAGs of tasks) on Celery workers. The canonical API "
     "under /api/v1 follows the Workflow Management API: agents, workflows with versions, runs "
-    "and their steps and logs, checkpoints and restore, run state, and templates."
+    "and their steps and logs, checkpoints and restore, run state, and templates. The tags "
+    "starting 000, 001 and 003 are the other API documents of the same server (profiles), each in "
+    "its own paths, fields and error body."
 )
 
 
@@ -24,6 +26,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     # Defines the flask-sock routes; they must exist before ``sock.init_app`` registers them.
     from app.events import websocket  # noqa: F401
     from app.extensions import HarmoniaApi, init_runtime, sock
+    from app.profiles import profiles, register_profiles
     from app.runtime import Runtime
 
     settings = settings or Settings.from_env()
@@ -48,10 +51,12 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     app.extensions["harmonia_hub"] = Hub(settings.redis_url)
     # Protocol-level pings keep idle WebSockets open through proxies.
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 20})
+    profiles()  # imports every profile, whose WebSocket routes are among them
     api = HarmoniaApi(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     sock.init_app(app)
     register_error_handlers(app)  # first: every answer, refusals included, has a request id
     limiter = init_security(app, settings)
     app.before_request(reject_unstorable_input)
     register_blueprints(app, api, limiter, settings)
+    register_profiles(app, api, limiter, settings)
     return app

@@ -1,7 +1,8 @@
 """``/api/v1/auth``: log in, who am I, and (admins) API keys and users.
 
-``POST /api/v1/auth/login`` (and seed 003's ``/api/auth/login``) trades a username and password
-for a signed token; every other route here but ``/me`` is for admins (see ``app.api.security``).
+``POST /api/v1/auth/login`` (and seed 003's ``/api/auth/login``, in ``app/profiles/seed003``)
+trades a username and password for a signed token; every other route here but ``/me`` is for
+admins (see ``app.api.security``).
 """
 
 from __future__ import annotations
@@ -49,11 +50,6 @@ class Login(MethodView):
     def post(self, body):
         """Log in: a signed token to send as 'Authorization: Bearer <token>'"""
         return service.login(runtime(), body["username"], body["password"])
-
-
-@login_blp.route("/api/auth/login")
-class SeedLogin(Login):
-    """Seed 003's path for the same login."""
 
 
 @blp.route("/me")

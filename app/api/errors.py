@@ -1,4 +1,9 @@
-"""Seed 002's error format for every failure, with the request id (DESIGN §8, STYLE "Errors")."""
+"""The app-wide error handlers: every failure, answered in the format of the API it reached.
+
+The canonical API (seed 002) answers in the format below; each profile (``app/profiles``) brings
+its own ``ErrorFormat``, and the handlers pick it by the profile of the route (DESIGN §8,
+STYLE "Errors"). Every body carries the request id.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 import redis
-from flask import Flask, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, request
 from kombu.exceptions import OperationalError as BrokerUnavailable
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import runtime
+from app.profiles import profile_of_request
+from app.profiles.base import ErrorFormat, Failure
+from app.schemas.common import ApiErrorSchema
 from app.services.errors import DomainError, ErrorKind
 
 log = logging.getLogger(__name__)
@@ -40,19 +48,44 @@ DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 REDIS_DOWN = (redis.ConnectionError, redis.TimeoutError, BrokerUnavailable)
 
 
-def error_response(
-    status: int, detail: str, errors: list[dict[str, Any]] | None = None, title: str | None = None
-):
-    body = {
-        "error": title or TITLES.get(status) or _title(status),
-        "detail": detail,
-        "errors": errors or [],
-        "status_code": status,
-        "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
-        "path": request.path,
-        "request_id": getattr(g, "request_id", None),
-    }
-    return jsonify(body), status
+class CanonicalErrors(ErrorFormat):
+    """Seed 002's body: ``error`` (a title), ``detail``, ``errors`` (field problems),
+    ``status_code``, ``timestamp``, ``path``, ``request_id``."""
+
+    statuses = {kind: status for kind, (status, _title) in CANONICAL.items()}
+    schema = ApiErrorSchema
+
+    def body(self, failure: Failure, status: int) -> dict[str, Any]:
+        title = CANONICAL[failure.kind][1] if failure.kind in CANONICAL else None
+        return {
+            "error": title or TITLES.get(status) or _title(status),
+            "detail": failure.detail,
+            "errors": failure.errors,
+            "status_code": status,
+            "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+            "path": request.path,
+            "request_id": getattr(g, "request_id", None),
+        }
+
+
+CANONICAL_ERRORS = CanonicalErrors()
+
+
+def error_format() -> ErrorFormat:
+    """The error format of the API this request reached."""
+    profile = profile_of_request(current_app)
+    return profile.errors if profile else CANONICAL_ERRORS
+
+
+def reply(failure: Failure):
+    """``(response, status)`` for a failure, in the format of the API the request reached."""
+    form = error_format()
+    status = form.status(failure)
+    return jsonify(form.body(failure, status)), status
+
+
+def error_response(status: int, detail: str, errors: list[dict[str, Any]] | None = None):
+    return reply(Failure(status, detail, errors or []))
 
 
 def _title(status: int) -> str:
@@ -161,8 +194,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
-        status, title = CANONICAL[exc.kind]
-        return error_response(status, exc.detail, exc.errors, title)
+        return reply(Failure.of(exc, CANONICAL[exc.kind][0]))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -202,10 +234,12 @@ def register_error_handlers(app: Flask) -> None:
             getattr(g, "request_id", "-"),
             f"{exc.__class__.__name__}: {exc}"[:300],
         )
-        response, status = error_response(
-            503,
-            f"{name} is unavailable; nothing was changed. Retry in a few seconds.",
-            [{"field": field, "message": f"{name} is unavailable", "type": "unavailable"}],
+        response, status = reply(
+            Failure(
+                503,
+                f"{name} is unavailable; nothing was changed. Retry in a few seconds.",
+                [{"field": field, "message": f"{name} is unavailable", "type": "unavailable"}],
+            )
         )
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response, status

@@ -38,6 +38,20 @@ def operation(kind: Operation) -> Callable[[F], F]:
     return mark
 
 
+STREAM = "harmonia_stream"
+
+
+def streaming(view: F) -> F:
+    """Marks a streaming view (SSE): it also takes ``?api_key=``, as browsers' EventSource
+    cannot set headers."""
+    setattr(view, STREAM, True)
+    return view
+
+
+def is_stream(view: Callable[..., Any] | None) -> bool:
+    return bool(getattr(view, STREAM, False))
+
+
 # Views the framework provides, which cannot be decorated.
 FRAMEWORK = {"static": Operation.OPEN, "api-docs.openapi_json": Operation.DOCS}
 

@@ -22,12 +22,13 @@ from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from app.api.errors import error_response
-from app.api.operations import Operation, operation_of
+from app.api.errors import reply
+from app.api.operations import Operation, is_stream, operation_of
 from app.extensions import runtime
 from app.models import Role
+from app.profiles.base import Failure
 from app.services import identity as identities
-from app.services.errors import Unauthorized
+from app.services.errors import ErrorKind, Unauthorized
 from config.settings import Settings
 
 ROLES: dict[Operation, Role] = {
@@ -39,8 +40,9 @@ ROLES: dict[Operation, Role] = {
     Operation.CONTROL: Role.OPERATOR,
     Operation.ADMIN: Role.ADMIN,
 }
-STREAMS = {"sse", "__flask_sock"}  # blueprints whose routes take ``?api_key=``
+WEBSOCKETS = "__flask_sock"  # flask-sock's blueprint: its routes take ``?api_key=``
 
+NO_STORE = {"auth", "login", "003 login"}  # answers that carry keys or tokens
 HTML_HEADERS = {
     # The docs pages load only their bundled scripts; Swagger UI and ReDoc style inline and
     # ReDoc starts a worker from a blob.
@@ -85,14 +87,15 @@ def _credential() -> str | None:
     key = request.headers.get("X-API-Key")
     if key is not None:
         return key
-    blueprint = (request.endpoint or "").partition(".")[0]
-    if blueprint in STREAMS and "api_key" in request.args:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if (request.blueprint == WEBSOCKETS or is_stream(view)) and "api_key" in request.args:
         return request.args["api_key"]
     return None
 
 
 def _refuse(status: int, detail: str):
-    response, status = error_response(status, detail)
+    kind = ErrorKind.UNAUTHENTICATED if status == 401 else ErrorKind.FORBIDDEN
+    response, status = reply(Failure(status, detail, kind=kind))
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="harmonia"'
     return response, status
@@ -137,7 +140,7 @@ def _security_headers(response):
     if response.mimetype == "text/html":
         for name, value in HTML_HEADERS.items():
             response.headers.setdefault(name, value)
-    if (request.endpoint or "").partition(".")[0] in ("auth", "login"):
+    if request.blueprint in NO_STORE:
         response.headers["Cache-Control"] = "no-store"  # keys and tokens stay out of caches
     return response
 

@@ -1,11 +1,12 @@
-"""Server-Sent Events: ``/events/executions/{id}`` (seed 000), ``/events/harmonia/executions/{id}``
-(seed 001) and ``/events/invocations/{id}`` (one direct invocation).
+"""Server-Sent Events: ``/events/invocations/{id}`` (one direct invocation), and the streams the
+profiles serve with ``event_stream`` (``/events/executions/{id}`` for seed 000,
+``/events/harmonia/executions/{id}`` for seed 001).
 
 Each event is sent with an ``id:`` line (the event id), ``event:`` (its type) and ``data:`` (the
-union shape). A reconnecting client sends ``Last-Event-ID`` (browsers do this by themselves) and
-receives everything after it. ``?after_event_id=N`` does the same for clients that cannot set
-headers. A comment line is sent every 15 s of silence so idle proxies keep the stream open. The
-stream ends after the run's final event.
+union shape, or the profile's rendering of it). A reconnecting client sends ``Last-Event-ID``
+(browsers do this by themselves) and receives everything after it. ``?after_event_id=N`` does
+the same for clients that cannot set headers. A comment line is sent every 15 s of silence so
+idle proxies keep the stream open. The stream ends after the run's final event.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import json
 
 from flask import Blueprint, Response, current_app, request
 
-from app.events.stream import EventStream, Overflow
+from app.api.operations import streaming
+from app.events.stream import EventStream, Overflow, Shape
 from app.extensions import runtime
 from app.models import Run
 from app.services.errors import RunNotFound
@@ -32,7 +34,12 @@ def _after_id() -> int | None:
         return None
 
 
-def _stream(run_id: str | None, invocation_id: str | None = None) -> Response:
+def event_stream(
+    run_id: str | None,
+    invocation_id: str | None = None,
+    render: Shape | None = None,
+) -> Response:
+    """One run's (or invocation's) events as SSE; ``render`` reshapes each event's data."""
     rt = runtime()
     with rt.db.transaction() as session:
         if run_id is not None and session.get(Run, run_id) is None:
@@ -57,7 +64,9 @@ def _stream(run_id: str | None, invocation_id: str | None = None) -> Response:
                     yield ": keep-alive\n\n"
                     continue
                 event = delivery.event
-                yield f"id: {event['event_id']}\nevent: {event['type']}\ndata: {delivery.text}\n\n"
+                text = delivery.shaped(render)
+                if text is not None:
+                    yield f"id: {event['event_id']}\nevent: {event['type']}\ndata: {text}\n\n"
                 if stream.finished(event):
                     return
         except Overflow:
@@ -74,16 +83,7 @@ def _stream(run_id: str | None, invocation_id: str | None = None) -> Response:
     return Response(generate(), mimetype="text/event-stream", headers=headers)
 
 
-@bp.get("/events/executions/<run_id>")
-def run_events(run_id: str) -> Response:
-    return _stream(run_id)
-
-
-@bp.get("/events/harmonia/executions/<run_id>")
-def harmonia_run_events(run_id: str) -> Response:
-    return _stream(run_id)
-
-
 @bp.get("/events/invocations/<invocation_id>")
+@streaming
 def invocation_events(invocation_id: str) -> Response:
-    return _stream(None, invocation_id)
+    return event_stream(None, invocation_id)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -40,9 +40,20 @@ MAX_EVENT_ID = 2**63 - 1
 GLOBAL_REPLAY_LIMIT = 10_000
 
 
+# A profile's message shape for an event; ``None`` leaves the event out of its streams.
+Shape = Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
 class Delivery(NamedTuple):
     event: dict[str, Any]
     text: str  # the event as JSON, ready to send
+
+    def shaped(self, shape: Shape | None) -> str | None:
+        """The event as JSON in ``shape`` (the union shape without one); ``None`` to skip it."""
+        if shape is None:
+            return self.text
+        message = shape(self.event)
+        return None if message is None else json.dumps(message, default=str)
 
 
 class Overflow(Exception):

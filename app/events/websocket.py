@@ -1,8 +1,9 @@
 """WebSocket endpoints (flask-sock): one run's or one invocation's events, or every run's.
 
-- ``/ws/executions/{id}`` (seeds 000, 004), ``/ws/harmonia/executions/{id}`` (seed 001),
-  ``/ws/invocations/{id}`` (one direct invocation) and ``/ws/events`` (seed 004, all runs).
-  Each message is one event in the union shape.
+- ``/ws/invocations/{id}`` (one direct invocation) and ``/ws/events`` (seed 004, all runs) here;
+  the profiles serve their run sockets with ``serve`` (``/ws/executions/{id}`` for seeds 000
+  and 004, ``/ws/harmonia/executions/{id}`` for seed 001). Each message is one event in the
+  union shape, or the profile's rendering of it.
 - The client may send ``{"type": "ping"}`` → ``{"type": "pong", "timestamp": …}``, and
   ``{"type": "subscribe", "after_event_id": N}`` to (re)receive everything after event N — use the
   last ``event_id`` it saw to resume after a reconnect. ``?after_event_id=N`` does the same on
@@ -19,7 +20,7 @@ from datetime import datetime, timezone
 from flask import current_app, request
 from simple_websocket import ConnectionClosed
 
-from app.events.stream import EventStream, Overflow
+from app.events.stream import EventStream, Overflow, Shape
 from app.extensions import runtime, sock
 from app.models import Invocation, Run
 
@@ -77,7 +78,12 @@ def _missing(rt, run_id: str | None, invocation_id: str | None) -> str | None:
     return None
 
 
-def serve(ws, run_id: str | None, invocation_id: str | None = None) -> None:
+def serve(
+    ws,
+    run_id: str | None,
+    invocation_id: str | None = None,
+    render: Shape | None = None,
+) -> None:
     rt = runtime()
     missing = _missing(rt, run_id, invocation_id)
     if missing:
@@ -93,7 +99,9 @@ def serve(ws, run_id: str | None, invocation_id: str | None = None) -> None:
             delivery = stream.next(timeout=POLL)
             if delivery is None:
                 continue
-            ws.send(delivery.text)
+            text = delivery.shaped(render)
+            if text is not None:
+                ws.send(text)
             if stream.finished(delivery.event):
                 ws.close()
                 return
@@ -112,16 +120,6 @@ def serve(ws, run_id: str | None, invocation_id: str | None = None) -> None:
         pass
     finally:
         stream.close()
-
-
-@sock.route("/ws/executions/<run_id>")
-def run_socket(ws, run_id: str) -> None:
-    serve(ws, run_id)
-
-
-@sock.route("/ws/harmonia/executions/<run_id>")
-def harmonia_run_socket(ws, run_id: str) -> None:
-    serve(ws, run_id)
 
 
 @sock.route("/ws/events")

@@ -1,5 +1,6 @@
-"""Every operation in ``/openapi.json``, driven by schemathesis: no answer is a 500, and every
-answer matches what the spec documents for it (status code, content type, body schema).
+"""Every operation in ``/openapi.json`` (the profiles' included), driven by schemathesis: no
+answer is a 500, and every answer matches what the spec documents for it (status code, content
+type, body schema).
 
 The app under test is the real one (real database and Redis), with two fences so generated
 requests can only touch this machine: its Celery messages go to a queue no worker consumes (a
@@ -105,4 +106,12 @@ def test_no_operation_answers_500_or_breaks_its_documented_schema(fenced_app):
             problems.extend(_exercise(operation, mode, sent))
     print(f"schemathesis: {len(operations)} operations, {sent[0]} requests")
     assert len(operations) >= 50
+    # The profiles' paths are driven too, each checked against its own documented error body.
+    paths = {operation.path for operation in operations}
+    assert {
+        "/api/workflows",
+        "/api/executions/{execution_id}",
+        "/api/state/{execution_id}",
+    } <= paths
+    assert {"/api/harmonia/workflows", "/api/harmonia/state/restore"} <= paths
     assert not problems, "\n\n".join(problems[:20])

@@ -1,0 +1,133 @@
+"""What every profile is made of (DESIGN §8): an error format, a vocabulary, its blueprints.
+
+A profile is a thin adapter: its views parse the document's request shapes with its own
+marshmallow schemas, call one service, and render what the service returns in the document's
+words. Nothing here knows a seed; each ``app/profiles/<seed>/`` package fills these in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema
+
+from app.engine.errors import DomainError, ErrorKind
+from app.models import RunStatus, TaskStatus
+
+
+@dataclass
+class Failure:
+    """A failure as the canonical API would answer it, before a profile renders it."""
+
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    kind: ErrorKind | None = None
+    source: DomainError | None = None
+
+    @classmethod
+    def of(cls, exc: DomainError, status: int) -> Failure:
+        return cls(status, exc.detail, list(exc.errors), exc.kind, exc)
+
+    @property
+    def resource(self) -> str | None:
+        return getattr(self.source, "resource", None)
+
+    @property
+    def resource_id(self) -> str | None:
+        return getattr(self.source, "resource_id", None)
+
+
+class ErrorFormat:
+    """How one API answers failures: a status for each kind of domain error, and a body."""
+
+    statuses: Mapping[ErrorKind, int] = {}
+    schema: type[Schema]  # the body, for the OpenAPI spec
+
+    def status(self, failure: Failure) -> int:
+        if failure.kind is not None and failure.kind in self.statuses:
+            return self.statuses[failure.kind]
+        return failure.status
+
+    def body(self, failure: Failure, status: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A document's words for run and task statuses, in both directions."""
+
+    runs: Mapping[RunStatus, str]
+    tasks: Mapping[TaskStatus, str]
+
+    def run_status(self, status: str) -> str:
+        return self.runs.get(RunStatus(status), status.lower())
+
+    def task_status(self, status: str) -> str:
+        return self.tasks.get(TaskStatus(status), status.lower())
+
+    def run_statuses_for(self, word: str) -> list[str]:
+        """Every stored status a client's word stands for (``paused`` may cover ``PAUSING``)."""
+        return [status.value for status, said in self.runs.items() if said == word]
+
+    @property
+    def run_words(self) -> list[str]:
+        return sorted(set(self.runs.values()))
+
+
+def lower_case(
+    runs: Mapping[RunStatus, str] | None = None, tasks: Mapping[TaskStatus, str] | None = None
+) -> Vocabulary:
+    """Every status in lower case, with the document's own spellings on top."""
+    return Vocabulary(
+        runs={**{s: s.value.lower() for s in RunStatus}, **(runs or {})},
+        tasks={**{s: s.value.lower() for s in TaskStatus}, **(tasks or {})},
+    )
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One seed document's API: the routes it owns and how it speaks."""
+
+    name: str
+    title: str
+    errors: ErrorFormat
+    # Paths it answers for when no route matched (an unknown URL under its prefix).
+    prefixes: tuple[str, ...]
+    blueprints: tuple[Any, ...] = ()  # flask-smorest: in the OpenAPI spec
+    streams: tuple[Any, ...] = ()  # plain Flask blueprints (SSE)
+    logins: tuple[Any, ...] = ()  # of its blueprints, those rate-limited like a login
+
+    @property
+    def blueprint_names(self) -> frozenset[str]:
+        return frozenset(b.name for b in (*self.blueprints, *self.streams))
+
+
+class ProfileBlueprint(Blueprint):
+    """One of a profile's flask-smorest blueprints: a request its schemas refuse answers with the
+    profile's status (seed 000 says 400, seed 001 422), and ``error`` documents a failure in the
+    profile's error body."""
+
+    def __init__(
+        self,
+        name: str,
+        import_name: str,
+        url_prefix: str,
+        description: str,
+        *,
+        errors: ErrorFormat,
+        invalid_status: int = 422,
+    ):
+        super().__init__(name, import_name, url_prefix=url_prefix, description=description)
+        self.error_schema = errors.schema
+        self.invalid_status = invalid_status
+
+    def arguments(self, schema, **kwargs):
+        kwargs.setdefault("error_status_code", self.invalid_status)
+        return super().arguments(schema, **kwargs)
+
+    def error(self, status: int, description: str):
+        return self.alt_response(status, schema=self.error_schema, description=description)
