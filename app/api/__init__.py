@@ -1,4 +1,6 @@
-"""One flask-smorest Blueprint per resource (views only: parse, call one service, render)."""
+"""The canonical API (seed 002, ``/api/v1``): one flask-smorest Blueprint per resource (views
+only: parse, call one service, render). The other seed documents are profiles over the same
+services, in ``app/profiles``; the error handlers and the security guard here serve them all."""
 
 from __future__ import annotations
 
