@@ -7,6 +7,7 @@ words. Nothing here knows a seed; each ``app/profiles/<seed>/`` package fills th
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +42,7 @@ class Failure:
         return getattr(self.source, "resource_id", None)
 
 
-class ErrorFormat:
+class ErrorFormat(ABC):
     """How one API answers failures: a status for each kind of domain error, and a body."""
 
     statuses: Mapping[ErrorKind, int] = {}
@@ -52,8 +53,9 @@ class ErrorFormat:
             return self.statuses[failure.kind]
         return failure.status
 
+    @abstractmethod
     def body(self, failure: Failure, status: int) -> dict[str, Any]:
-        raise NotImplementedError
+        """The response body for ``failure`` answered with ``status``."""
 
 
 @dataclass(frozen=True)

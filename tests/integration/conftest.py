@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from app.cli import start_embedded_redis, worker_argv
 from app.migrate import upgrade
 from config.settings import Settings, normalise_database_url
-from tests.integration.api_support import ADMIN_KEY, admin_app
+from tests.integration.api_support import ADMIN_KEY, admin_app, gunicorn_api
 
 CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
@@ -147,6 +147,14 @@ def worker(settings, rt):
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+@pytest.fixture(scope="module")
+def server(settings, worker, tmp_path_factory):
+    """The API as production runs it (gunicorn), with the worker behind it: ``host:port``."""
+    log = tmp_path_factory.mktemp("api") / "api.log"
+    with gunicorn_api(settings, settings_env(settings), log) as address:
+        yield address
 
 
 @pytest.fixture

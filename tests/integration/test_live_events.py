@@ -12,16 +12,8 @@ import httpx
 import pytest
 from simple_websocket import Client, ConnectionClosed
 
-from tests.integration.api_support import ADMIN, gunicorn_api
-from tests.integration.conftest import settings_env
+from tests.integration.api_support import ADMIN
 from tests.integration.helpers import create_workflow, execute, sleep_chain, wait_for_run
-
-
-@pytest.fixture(scope="module")
-def server(settings, worker, tmp_path_factory):
-    log = tmp_path_factory.mktemp("api") / "api.log"
-    with gunicorn_api(settings, settings_env(settings), log) as address:
-        yield address
 
 
 def close(ws) -> None:

@@ -18,8 +18,7 @@ import httpx
 import pytest
 from simple_websocket import Client, ConnectionClosed
 
-from tests.integration.api_support import ADMIN, gunicorn_api, reference_agent, timestamp
-from tests.integration.conftest import settings_env
+from tests.integration.api_support import ADMIN, reference_agent, timestamp
 
 # -- the document's examples, as written --------------------------------------------------------
 
@@ -88,13 +87,6 @@ SAVE_STATE = {
 }
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "seed000_client.py"
 ERROR_KEYS = {"type", "message", "details", "code", "request_id"}
-
-
-@pytest.fixture(scope="module")
-def server(settings, worker, tmp_path_factory):
-    log = tmp_path_factory.mktemp("api") / "api.log"
-    with gunicorn_api(settings, settings_env(settings), log) as address:
-        yield address
 
 
 @pytest.fixture(scope="module")

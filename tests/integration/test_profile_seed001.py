@@ -30,11 +30,9 @@ from tests.integration.api_support import (
     ADMIN_KEY,
     admin_app,
     free_port,
-    gunicorn_api,
     reference_agent,
     timestamp,
 )
-from tests.integration.conftest import settings_env
 
 # -- the document's examples, as written --------------------------------------------------------
 
@@ -178,13 +176,6 @@ def fetching(seconds: float = 0) -> str:
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(settings, worker, tmp_path_factory):
-    log = tmp_path_factory.mktemp("api") / "api.log"
-    with gunicorn_api(settings, settings_env(settings), log) as address:
-        yield address
 
 
 @pytest.fixture(scope="module")
