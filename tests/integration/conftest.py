@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from app.cli import start_embedded_redis, worker_argv
 from app.migrate import upgrade
@@ -159,9 +160,18 @@ def server(settings, worker, tmp_path_factory):
 
 @pytest.fixture
 def clean(rt):
-    with rt.db.engine.begin() as connection:
-        for table in TABLES:
-            connection.execute(text(f"DELETE FROM {table}"))
+    """Empty tables. The worker may still be finishing an earlier test's run (its last events);
+    when Postgres picks this delete as a deadlock's victim, it is simply tried again."""
+    for attempt in range(5):
+        try:
+            with rt.db.engine.begin() as connection:
+                for table in TABLES:
+                    connection.execute(text(f"DELETE FROM {table}"))
+            break
+        except OperationalError as exc:
+            if "deadlock" not in str(exc).lower() or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
     yield
 
 
