@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_smorest import Blueprint
-from marshmallow import Schema
+from marshmallow import Schema, fields
 
 from app.engine.errors import DomainError, ErrorKind
 from app.models import RunStatus, TaskStatus
@@ -78,6 +78,35 @@ class Vocabulary:
     @property
     def run_words(self) -> list[str]:
         return sorted(set(self.runs.values()))
+
+
+class RunStatusWord(fields.String):
+    """A stored run status in a document's words (``COMPLETED`` → ``completed``)."""
+
+    def __init__(self, words: Vocabulary, **kwargs):
+        super().__init__(metadata={"enum": words.run_words}, **kwargs)
+        self.words = words
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else self.words.run_status(value)
+
+
+class TaskStatusWord(fields.String):
+    """A stored task status in a document's words."""
+
+    def __init__(self, words: Vocabulary, **kwargs):
+        spelled = sorted({words.task_status(status.value) for status in TaskStatus})
+        super().__init__(metadata={"enum": spelled}, **kwargs)
+        self.words = words
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else self.words.task_status(value)
+
+
+def compact(task: dict[str, Any]) -> dict[str, Any]:
+    """A task as the documents show it: ``output`` only once it has one, ``error`` only on
+    failure."""
+    return {k: v for k, v in task.items() if k not in ("output", "error") or v is not None}
 
 
 def lower_case(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +19,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from simple_websocket import Client, ConnectionClosed
 
 from app import create_app
 from app.cli import api_argv, wait_for_port
@@ -195,3 +198,34 @@ def gunicorn_api(settings: Settings, env: dict[str, str], log_path: Path) -> Ite
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def ws_collect(
+    url: str,
+    *,
+    headers: dict[str, str] | None = None,
+    send: tuple[dict[str, Any], ...] = (),
+    until: Callable[[list[dict[str, Any]]], bool] | None = None,
+    timeout: float = 30,
+) -> list[dict[str, Any]]:
+    """A WebSocket's messages, after sending ``send``, until ``until(messages)`` holds, the
+    server closes the socket, or ``timeout`` passes. ``headers`` default to the admin's."""
+    ws = Client.connect(url, headers=ADMIN if headers is None else headers)
+    got: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        for message in send:
+            ws.send(json.dumps(message))
+        while time.monotonic() < deadline:
+            raw = ws.receive(timeout=1)
+            if raw is None:
+                continue
+            got.append(json.loads(raw))
+            if until and until(got):
+                break
+    except ConnectionClosed:
+        pass
+    finally:
+        with contextlib.suppress(ConnectionClosed):  # the server may have closed first
+            ws.close()
+    return got

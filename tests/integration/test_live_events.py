@@ -12,7 +12,7 @@ import httpx
 import pytest
 from simple_websocket import Client, ConnectionClosed
 
-from tests.integration.api_support import ADMIN
+from tests.integration.api_support import ADMIN, ws_collect
 from tests.integration.helpers import create_workflow, execute, sleep_chain, wait_for_run
 
 
@@ -24,25 +24,6 @@ def close(ws) -> None:
 def run_events(client, run_id: str) -> list[int]:
     items = client.get(f"/api/v1/runs/{run_id}/events?page_size=100").json["items"]
     return [e["event_id"] for e in items]
-
-
-def ws_collect(url: str, timeout: float = 30, until=None) -> list[dict]:
-    ws = Client.connect(url, headers=ADMIN)
-    got: list[dict] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            raw = ws.receive(timeout=1)
-            if raw is None:
-                continue
-            got.append(json.loads(raw))
-            if until and until(got):
-                break
-    except ConnectionClosed:
-        pass
-    finally:
-        close(ws)
-    return got
 
 
 def sse_collect(url: str, headers=None, limit: int | None = None, timeout: float = 30):

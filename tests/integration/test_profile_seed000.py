@@ -4,7 +4,6 @@ codes, response fields, WebSocket and SSE messages, and every error it documents
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import os
@@ -16,9 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from simple_websocket import Client, ConnectionClosed
 
-from tests.integration.api_support import ADMIN, reference_agent, timestamp
+from tests.integration.api_support import ADMIN, reference_agent, timestamp, ws_collect
 
 # -- the document's examples, as written --------------------------------------------------------
 
@@ -520,34 +518,13 @@ def test_authentication_and_authorization_errors_in_the_documents_format(api, se
 # -- WebSocket and SSE ----------------------------------------------------------------------------
 
 
-def ws_messages(url: str, until: str, send: list[dict] | None = None, timeout: float = 60):
-    ws = Client.connect(url, headers=ADMIN)
-    got: list[dict] = []
-    deadline = time.monotonic() + timeout
-    try:
-        for message in send or []:
-            ws.send(json.dumps(message))
-        while time.monotonic() < deadline:
-            raw = ws.receive(timeout=1)
-            if raw is None:
-                continue
-            got.append(json.loads(raw))
-            if got[-1].get("event_type") == until:
-                break
-    except ConnectionClosed:
-        pass
-    finally:
-        with contextlib.suppress(ConnectionClosed):
-            ws.close()
-    return got
-
-
 def test_websocket_events_and_ping_as_documented(api, server):
     execution_id = execute(api, create_workflow(api))
-    got = ws_messages(
+    got = ws_collect(
         f"ws://{server}/ws/executions/{execution_id}",
-        until="workflow_completed",
-        send=[{"type": "ping"}],
+        send=({"type": "ping"},),
+        until=lambda got: got[-1].get("event_type") == "workflow_completed",
+        timeout=60,
     )
     pong = next(m for m in got if m.get("type") == "pong")
     timestamp(pong["timestamp"])

@@ -32,6 +32,7 @@ from tests.integration.api_support import (
     free_port,
     reference_agent,
     timestamp,
+    ws_collect,
 )
 
 # -- the document's examples, as written --------------------------------------------------------
@@ -236,23 +237,9 @@ def finished(execution: dict[str, Any]) -> bool:
 
 def ws_messages(url: str, until: str, headers=None, timeout: float = 60) -> list[dict[str, Any]]:
     """Messages of a run's socket up to the first of type ``until`` (or until it closes)."""
-    ws = Client.connect(url, headers=headers)
-    got: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            raw = ws.receive(timeout=1)
-            if raw is None:
-                continue
-            got.append(json.loads(raw))
-            if got[-1]["type"] == until:
-                break
-    except ConnectionClosed:
-        pass
-    finally:
-        with contextlib.suppress(ConnectionClosed):
-            ws.close()
-    return got
+    return ws_collect(
+        url, headers=headers or {}, until=lambda got: got[-1]["type"] == until, timeout=timeout
+    )
 
 
 def sse_events(url: str, headers=None, timeout: float = 60) -> list[dict[str, Any]]:

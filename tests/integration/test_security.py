@@ -19,10 +19,11 @@ from tests.integration.api_support import (
     admin_app,
     assert_error,
     gunicorn_api,
+    ws_collect,
 )
 from tests.integration.conftest import settings_env
 from tests.integration.helpers import create_workflow, execute, wait_for_run
-from tests.integration.test_live_events import close, sse_collect, ws_collect
+from tests.integration.test_live_events import close, sse_collect
 
 NOOP = {"tasks": {"t": {"action": "builtin.noop"}}}
 

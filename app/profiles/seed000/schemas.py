@@ -7,6 +7,8 @@ from typing import Any
 from marshmallow import Schema, fields, post_load, pre_dump, validate
 
 from app.models.status import TASK_DONE
+from app.profiles import base
+from app.profiles.base import compact
 from app.profiles.seed000.vocabulary import DEFAULT_LIMIT, MAX_LIMIT, WORDS
 from app.schemas.common import UtcDateTime, json_object
 from app.schemas.templates import InstantiateSchema, TemplateCreateSchema
@@ -21,11 +23,12 @@ def _definition(key: str):
     return fields.Function(lambda workflow: workflow.definition.get(key), allow_none=True)
 
 
-def _run_status(attribute: str = "status"):
-    return fields.Function(
-        lambda obj: WORDS.run_status(getattr(obj, attribute)),
-        metadata={"type": "string", "enum": WORDS.run_words},
-    )
+def RunStatusWord(**kwargs):  # noqa: N802 - reads as a field type
+    return base.RunStatusWord(WORDS, **kwargs)
+
+
+def TaskStatusWord(**kwargs):  # noqa: N802 - reads as a field type
+    return base.TaskStatusWord(WORDS, **kwargs)
 
 
 # -- lists ----------------------------------------------------------------------------------------
@@ -139,7 +142,7 @@ class ExecuteSchema(Schema):
 class ExecutionAcceptedSchema(Schema):
     execution_id = fields.String(attribute="id")
     workflow_id = fields.String()
-    status = _run_status()
+    status = RunStatusWord()
     created_at = UtcDateTime()
 
 
@@ -147,13 +150,13 @@ class ExecutionSummarySchema(Schema):
     execution_id = fields.String(attribute="id")
     workflow_id = fields.String()
     workflow_name = fields.String()
-    status = _run_status()
+    status = RunStatusWord()
     start_time = UtcDateTime(attribute="started_at", allow_none=True)
     end_time = UtcDateTime(attribute="completed_at", allow_none=True)
 
 
 class TaskStatusSchema(Schema):
-    status = fields.Function(lambda step: WORDS.task_status(step.status))
+    status = TaskStatusWord()
     start_time = UtcDateTime(attribute="started_at", allow_none=True)
     end_time = UtcDateTime(attribute="completed_at", allow_none=True)
     output = fields.Raw(attribute="output_data", allow_none=True)
@@ -169,37 +172,28 @@ class TaskExecutionSchema(TaskStatusSchema):
 class ExecutionSchema(Schema):
     """From a ``RunDetail``: the run and its tasks."""
 
-    id = fields.Function(lambda detail: detail.run.id)
-    execution_id = fields.Function(lambda detail: detail.run.id)
-    workflow_id = fields.Function(lambda detail: detail.run.workflow_id)
-    workflow_name = fields.Function(lambda detail: detail.run.workflow_name)
-    status = fields.Function(lambda detail: WORDS.run_status(detail.run.status))
-    start_time = fields.Function(lambda detail: _iso(detail.run.started_at))
-    end_time = fields.Function(lambda detail: _iso(detail.run.completed_at))
-    created_at = fields.Function(lambda detail: _iso(detail.run.created_at))
+    id = fields.Function(lambda detail: detail.run.id, metadata={"type": "string"})
+    execution_id = fields.String(attribute="run.id")
+    workflow_id = fields.String(attribute="run.workflow_id")
+    workflow_name = fields.String(attribute="run.workflow_name")
+    status = RunStatusWord(attribute="run.status")
+    start_time = UtcDateTime(attribute="run.started_at", allow_none=True)
+    end_time = UtcDateTime(attribute="run.completed_at", allow_none=True)
+    created_at = UtcDateTime(attribute="run.created_at")
     task_statuses = fields.Method("_task_statuses")
     task_executions = fields.Method("_task_executions")
-    input = fields.Function(lambda detail: detail.run.input_data)
-    output = fields.Function(lambda detail: detail.run.output_data)
-    error = fields.Function(lambda detail: detail.run.error_message)
+    input = fields.Raw(attribute="run.input_data")
+    output = fields.Raw(attribute="run.output_data", allow_none=True)
+    error = fields.String(attribute="run.error_message", allow_none=True)
     metadata = fields.Function(lambda detail: (detail.run.options or {}).get("metadata") or {})
 
     def _task_statuses(self, detail) -> dict[str, Any]:
         schema = TaskStatusSchema()
-        return {step.task_id: _compact(schema.dump(step)) for step in detail.steps}
+        return {step.task_id: compact(schema.dump(step)) for step in detail.steps}
 
     def _task_executions(self, detail) -> dict[str, Any]:
         schema = TaskExecutionSchema()
         return {step.task_id: schema.dump(step) for step in detail.steps}
-
-
-def _compact(task: dict[str, Any]) -> dict[str, Any]:
-    """The document shows ``output`` only once a task has one, and ``error`` only on failure."""
-    return {k: v for k, v in task.items() if k not in ("output", "error") or v is not None}
-
-
-def _iso(value) -> str | None:
-    return UtcDateTime()._serialize(value, None, None) if value is not None else None
 
 
 class ExecutionListArgs(LimitOffsetArgs):
@@ -220,7 +214,7 @@ class ReasonSchema(Schema):
 class ControlledSchema(Schema):
     success = fields.Constant(True)
     execution_id = fields.String(attribute="id")
-    status = _run_status()
+    status = RunStatusWord()
 
 
 # -- templates ------------------------------------------------------------------------------------
@@ -278,14 +272,14 @@ class CheckpointSummarySchema(Schema):
     id = fields.String()
     execution_id = fields.String(attribute="run_id")
     created_at = UtcDateTime()
-    workflow_status = _run_status("run_status")
+    workflow_status = RunStatusWord(attribute="run_status")
 
 
 class CheckpointCreatedSchema(Schema):
     checkpoint_id = fields.String(attribute="id")
     execution_id = fields.String(attribute="run_id")
     created_at = UtcDateTime()
-    workflow_status = _run_status("run_status")
+    workflow_status = RunStatusWord(attribute="run_status")
     completed_tasks = fields.Function(_completed)
 
 
@@ -316,7 +310,7 @@ class RestoredSchema(Schema):
     execution_id = fields.String(attribute="id")
     original_execution_id = fields.String(attribute="original_run_id")
     checkpoint_id = fields.String()
-    status = _run_status()
+    status = RunStatusWord()
 
 
 class SaveStateSchema(Schema):

@@ -8,6 +8,8 @@ from marshmallow import INCLUDE, Schema, fields, post_load, pre_dump, validate
 
 from app.models import TaskStatus
 from app.models.status import TASK_DONE
+from app.profiles import base
+from app.profiles.base import compact
 from app.profiles.seed001.vocabulary import DEFAULT_LIMIT, MAX_LIMIT, WORDS
 from app.schemas.common import SortOrder, UtcDateTime, json_object
 from app.schemas.templates import InstantiateSchema, TemplateCreateSchema
@@ -19,28 +21,12 @@ DONE = {status.value for status in TASK_DONE}
 ACTIVE = {TaskStatus.RUNNING.value, TaskStatus.RETRYING.value}
 
 
-class RunStatusWord(fields.String):
-    """A stored run status in the document's words (``COMPLETED`` → ``completed``)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(metadata={"enum": WORDS.run_words}, **kwargs)
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else WORDS.run_status(value)
+def RunStatusWord(**kwargs):  # noqa: N802 - reads as a field type
+    return base.RunStatusWord(WORDS, **kwargs)
 
 
-class TaskStatusWord(fields.String):
-    def __init__(self, **kwargs):
-        words = sorted({WORDS.task_status(status.value) for status in TaskStatus})
-        super().__init__(metadata={"enum": words}, **kwargs)
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else WORDS.task_status(value)
-
-
-def _compact(task: dict[str, Any]) -> dict[str, Any]:
-    """The document shows ``output`` only once a task has one (and we add ``error`` on failure)."""
-    return {k: v for k, v in task.items() if k not in ("output", "error") or v is not None}
+def TaskStatusWord(**kwargs):  # noqa: N802 - reads as a field type
+    return base.TaskStatusWord(WORDS, **kwargs)
 
 
 # -- lists ----------------------------------------------------------------------------------------
@@ -242,7 +228,7 @@ class _RunDetailSchema(Schema):
 
     def _task_status(self, detail) -> dict[str, Any]:
         schema = TaskStateSchema()
-        return {step.task_id: _compact(schema.dump(step)) for step in detail.steps}
+        return {step.task_id: compact(schema.dump(step)) for step in detail.steps}
 
 
 class ExecutionSchema(_RunDetailSchema):
@@ -330,7 +316,7 @@ class CheckpointSummarySchema(Schema):
 class CheckpointSchema(CheckpointSummarySchema):
     task_states = fields.Function(
         lambda checkpoint: {
-            task_id: _compact(
+            task_id: compact(
                 {
                     "status": WORDS.task_status(task["status"]),
                     "output": task.get("output"),
