@@ -120,18 +120,41 @@ def worker_argv(
     extra: list[str] | None = None,
 ) -> list[str]:
     return [
-        *_celery("worker"),
+        *_worker(settings, name, f"{settings.default_queue},{settings.sweep_queue}"),
         "--concurrency",
         str(concurrency or settings.worker_concurrency),
+        *(extra or []),
+    ]
+
+
+def _worker(settings: Settings, name: str, queues: str) -> list[str]:
+    return [
+        *_celery("worker"),
         "--queues",
-        f"{settings.default_queue},{settings.sweep_queue}",
+        queues,
         "--hostname",
         f"{name}@%h",
         "--loglevel",
         settings.log_level,
         "--without-mingle",
         "--without-gossip",
-        *(extra or []),
+    ]
+
+
+def notifier_argv(name: str = "notifier") -> list[str]:
+    """``harmonia notifier`` (settings from the environment), as ``harmonia dev`` starts it."""
+    return [sys.executable, "-m", "app.cli", "notifier", "--name", name]
+
+
+def notifier_celery_argv(settings: Settings, *, name: str = "notifier") -> list[str]:
+    """A Celery worker for webhook deliveries only (the notify queue): a thread pool, since a
+    delivery mostly waits on someone else's server, and each thread drains one endpoint."""
+    return [
+        *_worker(settings, name, settings.notify_queue),
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(settings.notify_concurrency),
     ]
 
 
@@ -190,6 +213,20 @@ def db_upgrade(revision: str) -> None:
 def worker(concurrency: int | None) -> None:
     """Run a Celery worker (replaces this process)."""
     argv = worker_argv(Settings.from_env(), concurrency=concurrency)
+    os.execv(argv[0], argv)
+
+
+@main.command()
+@click.option("--name", default="notifier", help="Celery node name (NAME@host).")
+def notifier(name: str) -> None:
+    """Run the webhook notifier, a Celery worker on the notify queue (replaces this process).
+
+    It runs at a lower CPU priority (HARMONIA_NOTIFY_NICE): notifications wait a little when a
+    shared machine is busy, the workflows' tasks do not."""
+    settings = Settings.from_env()
+    if settings.notify_nice:
+        os.nice(settings.notify_nice)
+    argv = notifier_celery_argv(settings, name=name)
     os.execv(argv[0], argv)
 
 
@@ -282,8 +319,8 @@ def _on_stop_signals(handler: Callable[..., object]) -> None:
 
 @main.command()
 def dev() -> None:
-    """Start everything on this machine: database, Redis, workers, beat (the recovery sweep) and
-    the API, restarting any of them that dies. Ctrl-C stops all."""
+    """Start everything on this machine: database, Redis, workers, the webhook notifier, beat
+    (the recovery sweep) and the API, restarting any of them that dies. Ctrl-C stops all."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -293,6 +330,8 @@ def dev() -> None:
     # On this machine the API docs open without a key (the spec holds no data; every call made
     # from Swagger UI still needs one). Set HARMONIA_PUBLIC_DOCS=false to close them.
     env.setdefault("HARMONIA_PUBLIC_DOCS", "true")
+    # Webhooks may call receivers on this machine (the SSRF guard stays on in docker-compose).
+    env.setdefault("HARMONIA_WEBHOOK_ALLOW_PRIVATE", "true")
     supervisor = Supervisor()
     fake_redis = None
     # While starting up, a stop signal interrupts whatever runs (a migration waiting on a
@@ -315,6 +354,7 @@ def dev() -> None:
         _on_stop_signals(supervisor.request_stop)
         supervisor.start(
             Service("worker", worker_argv(settings), env),
+            Service("notifier", notifier_argv(), env),
             Service("beat", beat_argv(settings), env),
             Service("api", api_argv(settings), env),
         )

@@ -94,6 +94,19 @@ class Settings:
     # How long a worker keeps retrying a write while the database is unreachable before it gives
     # the message up to the recovery sweep.
     db_retry_seconds: float = 120.0
+    # Webhooks (README "Webhooks"): the request timeout, attempts per delivery and the base of
+    # their exponential backoff (8 attempts at 30 s * 2^n, jittered, span about an hour), how many
+    # deliveries in a row may end failed before the endpoint is disabled, how much of an answer
+    # is read, whether private addresses may be called (the SSRF guard), how many endpoints one
+    # notifier process sends to at once, and its CPU priority (nice).
+    webhook_timeout: float = 10.0
+    webhook_max_attempts: int = 8
+    webhook_backoff: float = 30.0
+    webhook_disable_after: int = 5
+    webhook_response_limit: int = 4096
+    webhook_allow_private: bool = False
+    notify_concurrency: int = 8
+    notify_nice: int = 19
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +147,14 @@ class Settings:
             stall_seconds=_float(get("HARMONIA_STALL_SECONDS"), 600.0),
             record_message_sizes=_bool(get("HARMONIA_RECORD_MESSAGE_SIZES"), False),
             db_retry_seconds=_float(get("HARMONIA_DB_RETRY_SECONDS"), 120.0),
+            webhook_timeout=_float(get("HARMONIA_WEBHOOK_TIMEOUT"), 10.0),
+            webhook_max_attempts=_int(get("HARMONIA_WEBHOOK_MAX_ATTEMPTS"), 8),
+            webhook_backoff=_float(get("HARMONIA_WEBHOOK_BACKOFF"), 30.0),
+            webhook_disable_after=_int(get("HARMONIA_WEBHOOK_DISABLE_AFTER"), 5),
+            webhook_response_limit=_int(get("HARMONIA_WEBHOOK_RESPONSE_LIMIT"), 4096),
+            webhook_allow_private=_bool(get("HARMONIA_WEBHOOK_ALLOW_PRIVATE"), False),
+            notify_concurrency=_int(get("HARMONIA_NOTIFY_CONCURRENCY"), 8),
+            notify_nice=_int(get("HARMONIA_NOTIFY_NICE"), 19),
         )
 
     @property
@@ -142,6 +163,12 @@ class Settings:
         default one: a sweep never waits behind a backlog of tasks (the backlog may be what it
         has to recover)."""
         return f"{self.default_queue}.sweep"
+
+    @property
+    def notify_queue(self) -> str:
+        """Webhook deliveries' own queue, consumed by ``harmonia notifier``: a slow or dead
+        endpoint never holds up a workflow's tasks, and tasks never hold up notifications."""
+        return f"{self.default_queue}.notify"
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)

@@ -6,7 +6,7 @@ from celery import shared_task
 from celery.exceptions import Ignore
 from celery.signals import worker_process_init
 
-from app.services import recovery
+from app.services import delivery, recovery
 from worker import execution, invocation, progression
 from worker.runtime import get_runtime, reset_runtime, while_database_down
 
@@ -74,3 +74,17 @@ def invoke(invocation_id: str) -> str:
     """A direct invocation of one capability (``POST /api/v1/integrations/.../capabilities/...``).
     Its time limits come with the message, from the invocation's own timeout."""
     return invocation.run_invocation(get_runtime(), invocation_id)
+
+
+@shared_task(name="harmonia.notify", acks_late=True, soft_time_limit=3000, time_limit=3600)
+def notify(webhook_id: str) -> dict:
+    """Send one endpoint's due webhook deliveries, in order (``app/services/delivery.py``). Runs
+    on the notify queue (``harmonia notifier``); many endpoints are drained side by side, each by
+    one drain at a time."""
+    return delivery.drain(get_runtime(), webhook_id)
+
+
+@shared_task(name="harmonia.notify_outbox", acks_late=True, soft_time_limit=3000, time_limit=3600)
+def notify_outbox() -> dict:
+    """Turn webhook outbox entries into deliveries and wake their endpoints (one at a time)."""
+    return delivery.expand(get_runtime())

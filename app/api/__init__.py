@@ -18,15 +18,28 @@ def register_blueprints(app: Flask, api, limiter, settings) -> None:
         runs,
         system,
         templates,
+        webhooks,
         workflows,
     )
     from app.api.security import limit_logins
     from app.events import sse
 
-    modules = (agents, workflows, runs, checkpoints, templates, events, integrations, auth, system)
+    modules = (
+        agents,
+        workflows,
+        runs,
+        checkpoints,
+        templates,
+        events,
+        integrations,
+        webhooks,
+        auth,
+        system,
+    )
     for module in modules:
         api.register_blueprint(module.blp)
     api.register_blueprint(auth.login_blp)
+    webhooks.document_webhooks(api)
     limit_logins(limiter, auth.login_blp, settings)
     app.register_blueprint(docs.bp)
     app.register_blueprint(sse.bp)

@@ -37,6 +37,7 @@ CANONICAL: dict[ErrorKind, tuple[int, str]] = {
     ErrorKind.ALREADY_EXISTS: (409, "Conflict"),
     ErrorKind.INVALID_TRANSITION: (400, "Bad Request"),
     ErrorKind.VALIDATION: (400, "Bad Request"),
+    ErrorKind.UNPROCESSABLE: (422, "Validation Error"),
     ErrorKind.TOO_LARGE: (413, "Payload Too Large"),
     ErrorKind.UNAUTHENTICATED: (401, "Unauthorized"),
     ErrorKind.FORBIDDEN: (403, "Forbidden"),

@@ -18,6 +18,7 @@ class ErrorKind(str, Enum):
     ALREADY_EXISTS = "already_exists"  # the same, where the seeds answer 409
     INVALID_TRANSITION = "invalid_transition"
     VALIDATION = "validation"
+    UNPROCESSABLE = "unprocessable"  # well-formed, understood, and refused (an unsafe URL)
     TOO_LARGE = "too_large"
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"

@@ -9,6 +9,7 @@ from app.models.invocation import Invocation, InvocationStatus
 from app.models.run import Run, RunState, TaskExecution
 from app.models.status import RunStatus, TaskStatus
 from app.models.template import Template
+from app.models.webhook import Delivery, DeliveryStatus, OutboxEntry, Webhook
 from app.models.workflow import Workflow
 
 __all__ = [
@@ -16,10 +17,13 @@ __all__ = [
     "ApiKey",
     "Base",
     "Checkpoint",
+    "Delivery",
+    "DeliveryStatus",
     "DEFAULT_RETRY_CONFIG",
     "Event",
     "Invocation",
     "ROLES",
+    "OutboxEntry",
     "Role",
     "InvocationStatus",
     "Run",
@@ -29,5 +33,6 @@ __all__ = [
     "TaskStatus",
     "User",
     "Template",
+    "Webhook",
     "Workflow",
 ]

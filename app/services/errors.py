@@ -137,3 +137,30 @@ class Forbidden(DomainError):
     """An identity whose role does not allow the operation."""
 
     kind = ErrorKind.FORBIDDEN
+
+
+class WebhookNotFound(NotFound):
+    resource, label = "webhook", "Webhook"
+
+
+class DeliveryNotFound(NotFound):
+    resource = "delivery"
+
+    def __init__(self, webhook_id: str, delivery_id: str):
+        super().__init__(
+            delivery_id, f"Delivery '{delivery_id}' not found for webhook '{webhook_id}'"
+        )
+
+
+class UnsafeUrl(DomainError):
+    """A URL a webhook may not call: a scheme other than http(s), or (unless allowed) an address
+    on this machine or a private network (the SSRF guard)."""
+
+    kind = ErrorKind.UNPROCESSABLE
+    resource = "webhook"
+
+    def __init__(self, field: str, message: str):
+        super().__init__(
+            f"Webhook URL refused: {message}",
+            [{"field": field, "message": message, "type": "unsafe_url"}],
+        )

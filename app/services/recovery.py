@@ -6,6 +6,8 @@
 - A stalled run, where no task is RUNNING on a live worker and nothing has moved for
   ``stall_seconds``, gets a new generation. Tasks stuck RUNNING on dead workers, and RETRYING
   ones, are reset, and what is left is submitted.
+- The webhook outbox, and endpoints with deliveries due, are woken when no task is responsible
+  for them (a lost message, a notifier killed mid-delivery).
 - A direct invocation written but never sent is sent; one left RUNNING by a dead worker is
   FAILED with the reason (a direct call may have had side effects: it is not run again).
 
@@ -20,10 +22,21 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.models import Invocation, InvocationStatus, Run, RunStatus, TaskExecution, TaskStatus
+from app.models import (
+    Delivery,
+    DeliveryStatus,
+    Invocation,
+    InvocationStatus,
+    OutboxEntry,
+    Run,
+    RunStatus,
+    TaskExecution,
+    TaskStatus,
+)
 from app.models.base import as_utc, utcnow
 from app.services.control import recover_run, release_lost_task, settle_run
 from app.services.definitions import dag_for
+from app.services.delivery import wake, wake_expander
 from app.services.dispatch import submit_generation
 from app.services.integrations import fail_lost_invocation, send_invocation
 from app.services.leases import (
@@ -61,6 +74,7 @@ def sweep(
             "recovered": _recover_stalled(rt, stalled_after),
             "invocations_sent": _send_unsent_invocations(rt, unsent_after),
             "invocations_failed": _fail_lost_invocations(rt),
+            "webhooks_woken": _wake_webhooks(rt, unsent_after),
         }
     finally:
         if rt.redis.get(LOCK) == me:
@@ -204,3 +218,29 @@ def _fail_lost_invocations(rt) -> list[str]:
         if not _still_running(rt, invocation_scope(row.invocation_id), row)
         and fail_lost_invocation(rt, row.invocation_id, row.worker)
     ]
+
+
+def _wake_webhooks(rt, after: float) -> list[str]:
+    """Wake the outbox's expander if an entry has waited ``after`` seconds, and endpoints with a
+    delivery due that long; ``wake`` leaves alone what a live task is responsible for. Returns
+    what was woken."""
+    cutoff = utcnow() - timedelta(seconds=after)
+    with rt.db.transaction() as session:
+        waiting = session.execute(
+            select(OutboxEntry.seq).where(OutboxEntry.created_at < cutoff).limit(1)
+        ).first()
+        ids = (
+            session.execute(
+                select(Delivery.webhook_id)
+                .where(
+                    Delivery.status == DeliveryStatus.PENDING,
+                    Delivery.created_at < cutoff,
+                    (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at < cutoff),
+                )
+                .distinct()
+            )
+            .scalars()
+            .all()
+        )
+    woken = ["outbox"] if waiting is not None and wake_expander(rt) else []
+    return woken + wake(rt, ids)

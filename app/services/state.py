@@ -27,6 +27,8 @@ from app.models.status import (
     RunStatus,
     TaskStatus,
 )
+from app.services.delivery import wake_expander
+from app.services.webhooks import outbox
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class Work:
         self.session: Session = rt.db.session()
         self.events: list[Event] = []
         self.controls: dict[str, tuple[str, int, int]] = {}
+        # Whether this unit wrote webhook outbox entries: the notifier is woken once it commits.
+        self.notify = False
         if snapshot and rt.db.is_sqlite:
             self.session.execute(text("BEGIN IMMEDIATE"))
         elif snapshot:
@@ -112,6 +116,7 @@ class Work:
         ids = self.session.execute(stmt, rows).scalars().all()
         for event, event_id in zip(self.events, ids, strict=True):
             event.id = event_id
+        self.notify = outbox(self.session, self.events) or self.notify
 
     def after_commit(self) -> None:
         try:
@@ -121,8 +126,14 @@ class Work:
                 write_control(self.rt.redis, run_id, status, generation, seq)
         except Exception:  # Redis is a cache and a fan-out: Postgres already holds the truth
             log.warning("could not publish %d events to Redis", len(self.events), exc_info=True)
+        if self.notify:
+            try:
+                wake_expander(self.rt)
+            except Exception:  # the outbox is stored: the recovery sweep wakes the notifier
+                log.warning("could not wake the webhook notifier", exc_info=True)
         self.events = []
         self.controls = {}
+        self.notify = False
 
 
 def _sources(table: dict, to, only_from: Iterable[Any] = ()) -> list[str]:

@@ -12,7 +12,7 @@ from app.engine.compiler import build_plan, describe
 from app.engine.dialects import STRUCTURE_KEYS
 from app.models import Run, Workflow
 from app.models.base import new_id, utcnow
-from app.models.status import RUN_TERMINAL
+from app.models.status import RUN_TERMINAL, RunStatus
 from app.services.definitions import DEFINITION_KEYS, validate_definition
 from app.services.errors import InvalidRequest, NameTaken, WorkflowInUse, WorkflowNotFound
 from app.services.pagination import Page, Window, paginate
@@ -197,7 +197,9 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
 
 def delete_workflow(rt, workflow_id: str, *, unless_active: bool = False) -> None:
     """Soft delete: every version of the workflow is marked deleted; runs keep their history.
-    ``unless_active`` refuses (``WorkflowInUse``) while a run of it has not finished."""
+    ``unless_active`` refuses (``WorkflowInUse``) while a run of it has not finished; a run
+    being cancelled counts as finished (it cannot go on, and seed 000 already calls it
+    ``canceled``)."""
     with rt.db.transaction() as session:
         workflow = get_workflow(session, workflow_id)
         if workflow.status == "deleted":
@@ -208,7 +210,7 @@ def delete_workflow(rt, workflow_id: str, *, unless_active: bool = False) -> Non
                 .select_from(Run)
                 .where(
                     Run.workflow_id == workflow.lineage_id,
-                    Run.status.not_in([s.value for s in RUN_TERMINAL]),
+                    Run.status.not_in([s.value for s in (*RUN_TERMINAL, RunStatus.CANCELLING)]),
                 )
             ).scalar_one()
             if active:

@@ -17,13 +17,16 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from app.cli import start_embedded_redis, worker_argv
+from app.cli import notifier_argv, start_embedded_redis, worker_argv
 from app.migrate import upgrade
 from config.settings import Settings, normalise_database_url
 from tests.integration.api_support import ADMIN_KEY, admin_app, gunicorn_api
 
 CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
+    "webhook_outbox",
+    "webhook_deliveries",
+    "webhooks",
     "api_keys",
     "users",
     "invocations",
@@ -87,6 +90,13 @@ def settings(tmp_path_factory) -> Settings:
         # tests/integration/test_security.py checks them with small ones.
         rate_limit="100000 per minute",
         login_rate_limit="10000 per minute",
+        # Receivers run on 127.0.0.1; retries come fast (attempts 0.2 s, 0.4 s, 0.8 s… apart),
+        # a delivery is dead after 5 of them (3 s), an endpoint disabled after 3 dead ones.
+        webhook_allow_private=True,
+        webhook_backoff=0.2,
+        webhook_timeout=5.0,
+        webhook_max_attempts=5,
+        webhook_disable_after=3,
     )
     if isinstance(embedded, subprocess.Popen):
         embedded.terminate()
@@ -99,12 +109,20 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "HARMONIA_HOME": str(settings.home),
             "HARMONIA_DATABASE_URL": settings.database_url,
             "HARMONIA_REDIS_URL": settings.redis_url,
+            "HARMONIA_QUEUE": settings.default_queue,
             "HARMONIA_SEGMENT_SIZE": str(settings.segment_size),
             "HARMONIA_VISIBILITY_TIMEOUT": str(settings.visibility_timeout),
             "HARMONIA_LOG_LEVEL": settings.log_level,
             "HARMONIA_ADMIN_API_KEY": settings.admin_api_key,
             "HARMONIA_RATE_LIMIT": settings.rate_limit,
             "HARMONIA_LOGIN_RATE_LIMIT": settings.login_rate_limit,
+            "HARMONIA_WEBHOOK_ALLOW_PRIVATE": str(settings.webhook_allow_private).lower(),
+            "HARMONIA_WEBHOOK_BACKOFF": str(settings.webhook_backoff),
+            "HARMONIA_WEBHOOK_TIMEOUT": str(settings.webhook_timeout),
+            "HARMONIA_WEBHOOK_MAX_ATTEMPTS": str(settings.webhook_max_attempts),
+            "HARMONIA_WEBHOOK_DISABLE_AFTER": str(settings.webhook_disable_after),
+            "HARMONIA_NOTIFY_CONCURRENCY": str(settings.notify_concurrency),
+            "HARMONIA_NOTIFY_NICE": str(settings.notify_nice),
         }
     )
     return env
@@ -148,6 +166,29 @@ def worker(settings, rt):
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
+
+
+def start_process(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    with open(log_path, "a") as log:
+        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def notifier(settings, worker):
+    """A real webhook notifier (``harmonia notifier``) on the notify queue."""
+    process = start_process(
+        notifier_argv(), settings_env(settings), Path(settings.home) / "notifier.log"
+    )
+    yield process
+    stop_process(process)
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,8 @@ worker runs it, so a sweep that beat cannot send (invalid time limits, say) fail
 
 from __future__ import annotations
 
-import subprocess
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -17,23 +15,10 @@ from sqlalchemy import update
 from app.cli import beat_argv, worker_argv
 from app.models import Invocation, Run, TaskExecution
 from app.models.base import utcnow
-from tests.integration.conftest import settings_env
+from tests.integration.conftest import settings_env, start_process, stop_process
 from tests.integration.helpers import create_workflow, execute, steps, wait_for_run
 
 QUEUE = "beat-sweep"
-
-
-def _start(argv: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    with open(log_path, "a") as log:
-        return subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @pytest.fixture
@@ -50,12 +35,12 @@ def beat_and_worker(settings, rt, tmp_path):
     }
     log_path = tmp_path / "beat-and-worker.log"
     processes = [
-        _start(worker_argv(swept, concurrency=2, name="sweeper"), env, log_path),
-        _start(beat_argv(swept), env, log_path),
+        start_process(worker_argv(swept, concurrency=2, name="sweeper"), env, log_path),
+        start_process(beat_argv(swept), env, log_path),
     ]
     yield log_path
     for process in processes:
-        _stop(process)
+        stop_process(process)
 
 
 def test_beat_sends_the_sweep_and_a_run_never_sent_completes(client, monkeypatch, beat_and_worker):

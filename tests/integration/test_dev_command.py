@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from app.cli import free_port
+from tests.integration.webhook_support import receiver
 
 
 def _children(pid: int) -> set[int]:
@@ -89,7 +90,7 @@ def _stop(process: subprocess.Popen, signum: int = signal.SIGTERM) -> None:
     """Signal ``harmonia dev``'s process group (a terminal's Ctrl-C sends SIGINT to the
     foreground group); then no process of its children's groups may remain."""
     groups = _groups(process.pid)
-    assert len(groups) >= 4  # redis, worker, beat, api
+    assert len(groups) >= 5  # redis, worker, notifier, beat, api
     os.killpg(process.pid, signum)
     assert process.wait(timeout=40) == 0
     deadline = time.monotonic() + 5
@@ -135,6 +136,10 @@ def _run_hello(base: str, auth: dict[str, str]) -> dict:
         assert time.monotonic() < deadline, run
         time.sleep(0.2)
     return run
+
+
+# The task worker (the notifier is a Celery worker too, on the notify queue).
+WORKER = ("celery", "worker", "harmonia,harmonia.sweep")
 
 
 @pytest.fixture
@@ -195,10 +200,31 @@ def test_quickstart_on_the_embedded_default(dev_server):
     _stop(process)
 
 
+def test_webhooks_reach_a_receiver_on_this_machine(dev_server):
+    """``harmonia dev`` starts the notifier, and lets webhooks call 127.0.0.1."""
+    process, base, _tmp_path, auth = dev_server
+    with receiver() as hooks:
+        created = httpx.post(
+            f"{base}/api/v1/webhooks",
+            headers=auth,
+            json={"url": hooks.url, "events": ["workflow.execution.*"]},
+        )
+        assert created.status_code == 201, created.text
+        run = _run_hello(base, auth)
+        got = hooks.wait_for(2, timeout=60)
+    assert [r.json["event"] for r in got] == [
+        "workflow.execution.started",
+        "workflow.execution.completed",
+    ]
+    assert {r.json["data"]["execution_id"] for r in got} == {run["id"]}
+    assert _service(process.pid, "celery", "worker", "harmonia.notify")
+    _stop(process)
+
+
 def test_a_killed_worker_is_restarted_while_the_api_answers(dev_server):
     process, base, tmp_path, auth = dev_server
     log = tmp_path / "dev.log"
-    old = _service(process.pid, "celery", "worker")
+    old = _service(process.pid, *WORKER)
     assert old, "no Celery worker among the children"
     os.kill(old, signal.SIGKILL)
     answered = 0
@@ -207,7 +233,7 @@ def test_a_killed_worker_is_restarted_while_the_api_answers(dev_server):
         nonlocal answered
         assert httpx.get(f"{base}/health", timeout=5).status_code == 200  # the API stays up
         answered += 1
-        new = _service(process.pid, "celery", "worker")
+        new = _service(process.pid, *WORKER)
         return new if new not in (None, old) and _ready(base) else None
 
     _wait_for("a new worker answering", restarted, 30, log)

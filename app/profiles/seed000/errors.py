@@ -49,6 +49,7 @@ class Seed000Errors(ErrorFormat):
         ErrorKind.ALREADY_EXISTS: 409,
         ErrorKind.INVALID_TRANSITION: 409,
         ErrorKind.VALIDATION: 400,
+        ErrorKind.UNPROCESSABLE: 422,
         ErrorKind.TOO_LARGE: 413,
         ErrorKind.UNAUTHENTICATED: 401,
         ErrorKind.FORBIDDEN: 403,

@@ -45,6 +45,7 @@ class Seed001Errors(ErrorFormat):
         ErrorKind.ALREADY_EXISTS: 409,
         ErrorKind.INVALID_TRANSITION: 409,
         ErrorKind.VALIDATION: 422,
+        ErrorKind.UNPROCESSABLE: 422,
         ErrorKind.TOO_LARGE: 413,
         ErrorKind.UNAUTHENTICATED: 401,
         ErrorKind.FORBIDDEN: 403,
