@@ -33,6 +33,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shapes", default=",".join(SHAPE_KEYS), help="comma-separated subset")
     parser.add_argument("--json", type=Path, default=RESULTS / "latest.json", help="JSON output")
     parser.add_argument(
+        "--webhooks",
+        type=int,
+        default=50,
+        help="webhooks subscribed to every event of a 200-task run (50; 0 skips it)",
+    )
+    parser.add_argument(
         "--fanout-clients",
         type=int,
         default=200,
@@ -137,7 +143,16 @@ def run(args: argparse.Namespace, services) -> dict[str, Any]:
                 vacuum(settings.resolved_database_url)
                 shapes.append(measure_shape(shape, harness, args.repeat))
         compile_result = measure_compile(layered(100, 100), client, settings.segment_size, log)
-    return summarise(args, services, shapes, compile_result, leaked)
+        hooks = None
+        if args.webhooks:
+            from bench import webhooks
+
+            webhooks.delete_bench_webhooks(rt)
+            vacuum(settings.resolved_database_url)
+            hooks = webhooks.run(args.webhooks, args.repeat, services, harness, rt, log)
+    results = summarise(args, services, shapes, compile_result, leaked)
+    results["webhooks"] = hooks
+    return results
 
 
 if __name__ == "__main__":

@@ -77,6 +77,10 @@ def render(results: dict[str, Any]) -> str:
         f"bare celery {kb(message['bare_bytes'])} "
         f"(target < {MESSAGE_TARGET_BYTES // 1024} KB: {verdict(message['pass'])})"
     )
+    if results.get("webhooks"):
+        from bench.webhooks import report
+
+        lines.append(report(results["webhooks"]))
     return "\n".join(lines)
 
 

@@ -81,6 +81,8 @@ def pick_services(concurrency: int) -> Services:
             "HARMONIA_REDIS_URL": redis_url,
             "HARMONIA_WORKER_CONCURRENCY": str(concurrency),
             "HARMONIA_RECORD_MESSAGE_SIZES": "true",
+            # The webhook measurement's receiver listens on 127.0.0.1.
+            "HARMONIA_WEBHOOK_ALLOW_PRIVATE": "true",
             "HARMONIA_LOG_LEVEL": env.get("HARMONIA_LOG_LEVEL", "WARNING"),
         }
     )
@@ -125,7 +127,9 @@ def vacuum(database_url: str) -> None:
         return
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.execute(text("VACUUM ANALYZE events, task_executions, runs, workflows"))
+        connection.execute(
+            text("VACUUM ANALYZE events, task_executions, runs, workflows, webhook_deliveries")
+        )
     engine.dispose()
 
 
