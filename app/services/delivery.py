@@ -541,33 +541,23 @@ class _Successes:
         if not self.items:
             return
         table = Delivery.__table__
+        columns = ("attempts", "history", "response_status", "response_body", "latency_ms")
         statement = (
             update(table)
             .where(table.c.seq == bindparam("b_seq"), table.c.status == DeliveryStatus.PENDING)
             .values(
                 status=DeliveryStatus.DELIVERED,
-                attempts=bindparam("b_attempts"),
-                history=bindparam("b_history"),
-                response_status=bindparam("b_status"),
-                response_body=bindparam("b_body"),
-                latency_ms=bindparam("b_latency"),
                 delivered_at=bindparam("b_at"),
                 error=None,
                 next_attempt_at=None,
+                **{column: bindparam(f"b_{column}") for column in columns},
             )
         )
         rows = [
             {
                 "b_seq": delivery.seq,
-                "b_attempts": delivery.attempts + 1,
-                "b_history": [
-                    *(delivery.history or []),
-                    _history_entry(len(delivery.history or []) + 1, at, outcome),
-                ],
-                "b_status": outcome.status_code,
-                "b_body": outcome.body,
-                "b_latency": outcome.latency_ms,
                 "b_at": at,
+                **{f"b_{k}": v for k, v in _attempt_values(delivery, outcome, at).items()},
             }
             for _webhook, delivery, outcome, at in self.items
         ]
@@ -610,58 +600,59 @@ def _attempt(rt, webhook: Webhook, delivery: Delivery, event: Event | None) -> O
 def _record(
     rt, webhook: Webhook, delivery: Delivery, outcome: Outcome
 ) -> tuple[bool, float | None]:
-    """Store an attempt's outcome with one guarded UPDATE (and, for a delivery that failed for
-    good, the endpoint's failure count, and its disabling, in the same transaction). Returns
-    whether the delivery was still pending, and the seconds until its next attempt (None once
-    it is settled)."""
+    """Store a failed attempt with one guarded UPDATE (and, for a delivery that failed for good,
+    the endpoint's failure count, and its disabling, in the same transaction; successes are
+    recorded by ``_Successes``). Returns whether the delivery was still pending, and the seconds
+    until its next attempt (None once it failed for good)."""
     from app.services.state import Work  # state writes deliveries: import it only here
 
     settings = rt.settings
     now = utcnow()
-    attempts = delivery.attempts + 1
+    values = _attempt_values(delivery, outcome, now)
     retry_in = None
-    if outcome.ok:
-        status = DeliveryStatus.DELIVERED
-    elif outcome.permanent or attempts >= settings.webhook_max_attempts:
+    if outcome.permanent or values["attempts"] >= settings.webhook_max_attempts:
         status = DeliveryStatus.FAILED
     else:
         status = DeliveryStatus.PENDING
-        retry_in = backoff(settings, attempts)
+        retry_in = backoff(settings, values["attempts"])
     with Work(rt) as work:
         _relaxed(rt, work.session)
         recorded = work.session.execute(
             update(Delivery)
             .where(Delivery.seq == delivery.seq, Delivery.status == DeliveryStatus.PENDING)
             .values(
+                **values,
                 status=status,
-                attempts=attempts,
-                history=[
-                    *(delivery.history or []),
-                    _history_entry(len(delivery.history or []) + 1, now, outcome),
-                ],
-                response_status=outcome.status_code,
-                response_body=outcome.body,
-                latency_ms=outcome.latency_ms,
                 error=outcome.error,
-                delivered_at=now if outcome.ok else None,
                 next_attempt_at=now + timedelta(seconds=retry_in) if retry_in else None,
             )
             .execution_options(synchronize_session=False)
         ).rowcount
-        if recorded and outcome.ok and webhook.consecutive_failures:
-            _set_failures(work.session, webhook.id, 0)
-            webhook.consecutive_failures = 0
-        elif recorded and status == DeliveryStatus.FAILED:
+        if recorded and status == DeliveryStatus.FAILED:
             _count_failure(work, webhook, settings.webhook_disable_after)
     if recorded and status == DeliveryStatus.FAILED:
         log.warning(
             "webhook %s: delivery %s failed for good after %d attempt(s): %s",
             webhook.id,
             delivery.id,
-            attempts,
+            values["attempts"],
             outcome.message,
         )
     return bool(recorded), retry_in
+
+
+def _attempt_values(delivery: Delivery, outcome: Outcome, at) -> dict[str, Any]:
+    """The columns one more attempt sets, whatever its outcome."""
+    return {
+        "attempts": delivery.attempts + 1,
+        "history": [
+            *(delivery.history or []),
+            _history_entry(len(delivery.history or []) + 1, at, outcome),
+        ],
+        "response_status": outcome.status_code,
+        "response_body": outcome.body,
+        "latency_ms": outcome.latency_ms,
+    }
 
 
 def _history_entry(number: int, at, outcome: Outcome) -> dict[str, Any]:
@@ -748,14 +739,12 @@ def test_webhook(rt, webhook_id: str) -> dict[str, Any]:
         created_at=now,
     )
     outcome = _attempt(rt, webhook, delivery, None)
+    done = utcnow()
+    for column, value in _attempt_values(delivery, outcome, done).items():
+        setattr(delivery, column, value)
     delivery.status = DeliveryStatus.DELIVERED if outcome.ok else DeliveryStatus.FAILED
-    delivery.attempts = 1
-    delivery.history = [_history_entry(1, utcnow(), outcome)]
-    delivery.response_status = outcome.status_code
-    delivery.response_body = outcome.body
-    delivery.latency_ms = outcome.latency_ms
     delivery.error = outcome.error
-    delivery.delivered_at = utcnow() if outcome.ok else None
+    delivery.delivered_at = done if outcome.ok else None
     with rt.db.transaction() as session:
         session.add(delivery)
     return outcome_body(outcome, delivery_id=delivery.id)
