@@ -21,12 +21,14 @@ API_DESCRIPTION = (
 def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     from app.api import register_blueprints
     from app.api.errors import register_error_handlers, reject_unstorable_input
+    from app.api.request_metrics import init_request_metrics
     from app.api.security import init_security
 
     # Defines the flask-sock routes; they must exist before ``sock.init_app`` registers them.
     from app.events import websocket  # noqa: F401
     from app.extensions import HarmoniaApi, init_runtime, sock
     from app.profiles import profiles, register_profiles
+    from app.profiles.routing import SharedPaths
     from app.runtime import Runtime
 
     settings = settings or Settings.from_env()
@@ -47,16 +49,19 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     app.json.sort_keys = False
     from app.events.hub import Hub
 
-    init_runtime(app, runtime or Runtime.build(settings))
+    rt = runtime or Runtime.build(settings)
+    init_runtime(app, rt)
     app.extensions["harmonia_hub"] = Hub(settings.redis_url)
     # Protocol-level pings keep idle WebSockets open through proxies.
     app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 20})
     profiles()  # imports every profile, whose WebSocket routes are among them
     api = HarmoniaApi(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     sock.init_app(app)
+    init_request_metrics(app)  # before the others: it times refusals and sees final answers
     register_error_handlers(app)  # first: every answer, refusals included, has a request id
     limiter = init_security(app, settings)
     app.before_request(reject_unstorable_input)
     register_blueprints(app, api, limiter, settings)
     register_profiles(app, api, limiter, settings)
+    app.wsgi_app = SharedPaths(app.wsgi_app, rt, settings.max_request_bytes)
     return app

@@ -16,6 +16,8 @@ import click
 
 from app.supervisor import Service, Supervisor
 from config.logging import configure_logging
+from config.metrics import process_env
+from config.metrics import reset as reset_metrics
 from config.settings import Settings
 
 
@@ -186,6 +188,12 @@ def api_argv(settings: Settings) -> list[str]:
     ]
 
 
+def _exec(argv: list[str], settings: Settings) -> None:
+    """Replace this process with ``argv``, which counts its metrics in the deployment's
+    directory (config/metrics.py)."""
+    os.execve(argv[0], argv, {**os.environ, **process_env(settings)})
+
+
 @click.group()
 def main() -> None:
     """Harmonia workflow orchestration server."""
@@ -212,8 +220,8 @@ def db_upgrade(revision: str) -> None:
 @click.option("--concurrency", type=int, default=None)
 def worker(concurrency: int | None) -> None:
     """Run a Celery worker (replaces this process)."""
-    argv = worker_argv(Settings.from_env(), concurrency=concurrency)
-    os.execv(argv[0], argv)
+    settings = Settings.from_env()
+    _exec(worker_argv(settings, concurrency=concurrency), settings)
 
 
 @main.command()
@@ -226,8 +234,7 @@ def notifier(name: str) -> None:
     settings = Settings.from_env()
     if settings.notify_nice:
         os.nice(settings.notify_nice)
-    argv = notifier_celery_argv(settings, name=name)
-    os.execv(argv[0], argv)
+    _exec(notifier_celery_argv(settings, name=name), settings)
 
 
 @main.command()
@@ -235,15 +242,14 @@ def beat() -> None:
     """Run Celery beat, which schedules the recovery sweep (replaces this process)."""
     settings = Settings.from_env()
     settings.home.mkdir(parents=True, exist_ok=True)
-    argv = beat_argv(settings)
-    os.execv(argv[0], argv)
+    _exec(beat_argv(settings), settings)
 
 
 @main.command()
 def api() -> None:
     """Serve the API with gunicorn (replaces this process)."""
-    argv = api_argv(Settings.from_env())
-    os.execv(argv[0], argv)
+    settings = Settings.from_env()
+    _exec(api_argv(settings), settings)
 
 
 def _runtime(settings: Settings):
@@ -344,6 +350,10 @@ def dev() -> None:
             env["HARMONIA_REDIS_URL"] = url
             click.echo(f"embedded Redis on {url}")
         settings = Settings.from_env(env)
+        # A new deployment: the metric files of an earlier one go; every child counts in the
+        # same directory (config/metrics.py).
+        reset_metrics(settings)
+        env.update(process_env(settings))
 
         from app.migrate import upgrade
 

@@ -18,6 +18,10 @@ for more concurrent streams. ``HARMONIA_API_WORKER_CLASS=gevent`` remains availa
 import multiprocessing
 import os
 
+from config.metrics import export as export_metrics_dir
+from config.metrics import process_identity
+from config.settings import Settings
+
 bind = f"{os.environ.get('HARMONIA_HOST', '0.0.0.0')}:{os.environ.get('HARMONIA_PORT', '8002')}"
 workers = int(os.environ.get("HARMONIA_API_WORKERS", max(2, multiprocessing.cpu_count())))
 worker_class = os.environ.get("HARMONIA_API_WORKER_CLASS", "gthread")
@@ -30,3 +34,14 @@ accesslog = "-" if os.environ.get("HARMONIA_ACCESS_LOG", "") == "true" else None
 # an access line can be matched with the error body a client reports.
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss req=%({x-request-id}o)s'
 errorlog = "-"
+
+# Prometheus multiprocess mode (config/metrics.py): the workers count in the deployment's metrics
+# directory, set here before they import the app (a bare ``gunicorn`` command included).
+export_metrics_dir(Settings.from_env())
+
+
+def child_exit(server, worker) -> None:
+    """A dead worker's live gauges (stream clients) leave the sums; its counters stay."""
+    from prometheus_client.multiprocess import mark_process_dead
+
+    mark_process_dead(process_identity(worker.pid))  # in the directory exported above

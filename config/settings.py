@@ -107,6 +107,9 @@ class Settings:
     webhook_allow_private: bool = False
     notify_concurrency: int = 8
     notify_nice: int = 19
+    # Prometheus multiprocess mode (README "Metrics"): the directory where every process of one
+    # deployment writes its metric files (empty: ``home/metrics``). ``/metrics`` sums them.
+    metrics_dir: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -155,6 +158,8 @@ class Settings:
             webhook_allow_private=_bool(get("HARMONIA_WEBHOOK_ALLOW_PRIVATE"), False),
             notify_concurrency=_int(get("HARMONIA_NOTIFY_CONCURRENCY"), 8),
             notify_nice=_int(get("HARMONIA_NOTIFY_NICE"), 19),
+            # A process started with only prometheus_client's own variable keeps that directory.
+            metrics_dir=get("HARMONIA_METRICS_DIR") or get("PROMETHEUS_MULTIPROC_DIR") or "",
         )
 
     @property
@@ -172,6 +177,10 @@ class Settings:
 
     def with_(self, **changes) -> Settings:
         return replace(self, **changes)
+
+    @property
+    def resolved_metrics_dir(self) -> Path:
+        return Path(self.metrics_dir) if self.metrics_dir else self.home / "metrics"
 
     @property
     def resolved_database_url(self) -> str:

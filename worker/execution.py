@@ -190,8 +190,10 @@ def _reads_state(task: Task, task_input: Any) -> bool:
 
 
 def _meta(task: Task, dag: Dag) -> dict[str, Any]:
-    """Task fields every task event carries (seed 001 clients read them from ``data``)."""
+    """Task fields every task event carries (seed 001 clients read them from ``data``; the
+    action labels the task metrics, app/metrics.py)."""
     return {
+        "action": task.action,
         "task_name": task.name,
         "task_index": list(dag.tasks).index(task.id),
         "total_tasks": len(dag.tasks),

@@ -96,13 +96,18 @@ def finalize_run(rt, run_id: str, generation: int) -> str:
         if failed:
             first = failed[0]
             message = f"Step '{first.task_id}' failed: {first.error_message}"
+            finished = utcnow()
             if transition_run(
-                work, run_id, RunStatus.FAILED, completed_at=utcnow(), error_message=message
+                work, run_id, RunStatus.FAILED, completed_at=finished, error_message=message
             ):
+                started = as_utc(run.started_at or run.created_at)
                 work.emit(
                     run_id,
                     "execution_failed",
-                    data={"failed_steps": [r.task_id for r in failed]},
+                    data={
+                        "failed_steps": [r.task_id for r in failed],
+                        "duration_seconds": round((as_utc(finished) - started).total_seconds(), 3),
+                    },
                     message=message,
                 )
             return RunStatus.FAILED.value

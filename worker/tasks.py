@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 from celery.exceptions import Ignore
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown
 
+from app import metrics
 from app.services import delivery, recovery
 from worker import execution, invocation, progression
 from worker.runtime import get_runtime, reset_runtime, while_database_down
@@ -17,6 +18,11 @@ def _fresh_connections(**_kwargs) -> None:
     # runtime now (it also connects the opt-in message-size recorder).
     reset_runtime()
     get_runtime()
+
+
+@worker_process_shutdown.connect
+def _leave_live_gauges(**_kwargs) -> None:
+    metrics.process_exiting()
 
 
 @shared_task(name="harmonia.run_task", bind=True, acks_late=True, max_retries=None)

@@ -21,7 +21,7 @@ READS = {"GET", "HEAD"}
 
 class Operation(str, Enum):
     OPEN = "open"  # anyone: liveness, login, public assets
-    PROBE = "probe"  # readiness: open unless HARMONIA_PUBLIC_READY=false
+    PROBE = "probe"  # readiness and metrics: open unless HARMONIA_PUBLIC_READY=false
     DOCS = "docs"  # the API docs and spec: open when HARMONIA_PUBLIC_DOCS=true
     SELF = "self"  # any identity, about itself
     READ = "read"  # look at anything (streams included)

@@ -7,7 +7,7 @@ compares that identity's role with the role the route's *operation* needs (each 
 its operation, ``app/api/operations.py``). ``ROLES`` below is the whole policy:
 
 - open: ``OPEN`` (``/health``, the login routes, the bundled Swagger UI/ReDoc scripts), ``PROBE``
-  (``/health/ready``) unless ``HARMONIA_PUBLIC_READY=false``, and ``DOCS`` when
+  (``/health/ready``, ``/metrics``) unless ``HARMONIA_PUBLIC_READY=false``, and ``DOCS`` when
   ``HARMONIA_PUBLIC_DOCS=true``;
 - ``viewer``: ``READ`` (every read, streams included) and ``SELF`` (``/auth/me``);
 - ``operator``: ``RUN`` (create and start work) and ``CONTROL`` (pause, cancel, retry, state,

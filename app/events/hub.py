@@ -19,6 +19,7 @@ from typing import Any
 
 import redis
 
+from app import metrics
 from app.events.bus import GLOBAL_CHANNEL
 
 log = logging.getLogger(__name__)
@@ -70,15 +71,18 @@ class Hub:
         subscription = Subscription(self, key or ALL, self.buffer)
         with self._lock:
             self._subscriptions.setdefault(subscription.key, set()).add(subscription)
+        metrics.stream_opened()  # one subscription per WebSocket or SSE client
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         with self._lock:
             members = self._subscriptions.get(subscription.key)
-            if members is not None:
-                members.discard(subscription)
-                if not members:
-                    del self._subscriptions[subscription.key]
+            if members is None or subscription not in members:
+                return  # closed already
+            members.discard(subscription)
+            if not members:
+                del self._subscriptions[subscription.key]
+        metrics.stream_closed()
 
     @property
     def connections(self) -> int:

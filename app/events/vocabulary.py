@@ -21,7 +21,7 @@ class EventName:
     fields: tuple[str, ...] = ()
 
 
-TASK = ("task_name", "task_index", "total_tasks")
+TASK = ("action", "task_name", "task_index", "total_tasks")
 EVENTS: tuple[EventName, ...] = (
     EventName("execution_started", "workflow.execution.started", "execution_started",
               "A run started", ("workflow_id", "workflow_name")),
@@ -34,7 +34,7 @@ EVENTS: tuple[EventName, ...] = (
               "A run completed",
               ("output", "workflow_id", "workflow_name", "duration_seconds")),
     EventName("execution_failed", "workflow.execution.failed", "execution_failed",
-              "A run failed", ("failed_steps",)),
+              "A run failed", ("failed_steps", "duration_seconds")),
     EventName("execution_cancelled", "workflow.execution.cancelled", "execution_cancelled",
               "A run was cancelled", ("reason",)),
     EventName("execution_restored", "workflow.execution.restored", "execution_restored",
@@ -46,7 +46,7 @@ EVENTS: tuple[EventName, ...] = (
     EventName("state_updated", "workflow.state.updated", "state_updated",
               "A run's custom state was written", ("keys", "source")),
     EventName("task_started", "task.execution.started", "step_started",
-              "A task started running", ("attempt", "action", *TASK)),
+              "A task started running", ("attempt", *TASK)),
     EventName("task_progress", "task.execution.progress", "step_progress",
               "A running task reported progress",
               ("progress", "percent", "message", "task_name")),
@@ -109,6 +109,13 @@ def compile_filter(patterns: list[str]) -> frozenset[str]:
         for event in EVENTS
         if any(fnmatch.fnmatchcase(name, p) for p in patterns for name in names(event))
     )
+
+
+def internal_types(name: str) -> list[str]:
+    """The internal types a name in any vocabulary stands for (``step_completed`` →
+    ``task_completed``); an unknown name stands for itself."""
+    found = [event.internal for event in EVENTS if name in names(event)]
+    return found or [name]
 
 
 def name_for(internal: str, profile: str) -> str:

@@ -1,8 +1,8 @@
 """WebSocket endpoints (flask-sock): one run's or one invocation's events, or every run's.
 
-- ``/ws/invocations/{id}`` (one direct invocation) and ``/ws/events`` (seed 004, all runs) here;
-  the profiles serve their run sockets with ``serve`` (``/ws/executions/{id}`` for seeds 000
-  and 004, ``/ws/harmonia/executions/{id}`` for seed 001). Each message is one event in the
+- ``/ws/invocations/{id}`` (one direct invocation) here; the profiles serve their sockets with
+  ``serve`` (``/ws/executions/{id}`` for seeds 000 and 004, ``/ws/harmonia/executions/{id}`` for
+  seed 001, ``/ws/events`` for every run in seed 004's shape). Each message is one event in the
   union shape, or the profile's rendering of it.
 - The client may send ``{"type": "ping"}`` → ``{"type": "pong", "timestamp": …}``, and
   ``{"type": "subscribe", "after_event_id": N}`` to (re)receive everything after event N — use the
@@ -120,11 +120,6 @@ def serve(
         pass
     finally:
         stream.close()
-
-
-@sock.route("/ws/events")
-def all_events_socket(ws) -> None:
-    serve(ws, None)
 
 
 @sock.route("/ws/invocations/<invocation_id>")

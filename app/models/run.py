@@ -29,6 +29,9 @@ class Run(Base):
     triggered_by: Mapped[str] = mapped_column(String(255), default="system")
     profile: Mapped[str] = mapped_column(String(16), default="v1")
     options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # From seed 004's ``metadata``: what its execution list filters by.
+    tags: Mapped[list[str] | None] = mapped_column(JSONType)
+    created_by: Mapped[str | None] = mapped_column(String(255))
     # The series-parallel plan of the current generation; ``harmonia.advance`` continues from it.
     # Deferred: large for big workflows, and only ``harmonia.advance`` reads it.
     plan: Mapped[dict[str, Any] | None] = mapped_column(JSONType, deferred=True)

@@ -10,6 +10,7 @@ from enum import Enum
 
 
 class RunStatus(str, Enum):
+    CREATED = "CREATED"  # written but not started (seed 004: ``POST /api/executions``)
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     PAUSING = "PAUSING"
@@ -34,6 +35,7 @@ class TaskStatus(str, Enum):
 R, T = RunStatus, TaskStatus
 
 RUN_TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
+    R.CREATED: frozenset({R.PENDING, R.CANCELLING, R.CANCELLED}),
     # PENDING → PENDING and RUNNING → RUNNING start a new generation (recovery of a stall).
     R.PENDING: frozenset(
         {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, JSONType, new_id, utcnow
@@ -30,6 +30,13 @@ class Workflow(Base):
     # Set when the workflow was instantiated from a template, with the values it was bound to.
     template_id: Mapped[str | None] = mapped_column(String(36))
     template_parameters: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The API that created it (``v1``, ``seed004``…): seed 004 lists the plans it made.
+    origin: Mapped[str] = mapped_column(String(16), default="v1", server_default="v1", index=True)
+    # Made for one execution (seed 004's inline ``plan``): never listed, its name not reserved.
+    inline: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # From seed 004's ``metadata``: what its lists filter by.
+    tags: Mapped[list[str] | None] = mapped_column(JSONType)
+    created_by: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

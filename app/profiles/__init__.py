@@ -23,9 +23,9 @@ from app.profiles.base import Profile
 
 
 def profiles() -> tuple[Profile, ...]:
-    from app.profiles import seed000, seed001, seed003
+    from app.profiles import seed000, seed001, seed003, seed004
 
-    return (seed001.PROFILE, seed000.PROFILE, seed003.PROFILE)
+    return (seed001.PROFILE, seed000.PROFILE, seed003.PROFILE, seed004.PROFILE)
 
 
 def register_profiles(app: Flask, api, limiter, settings) -> None:

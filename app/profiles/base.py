@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, post_load, pre_dump, validate
 
 from app.engine.errors import DomainError, ErrorKind
 from app.models import RunStatus, TaskStatus
+from app.services.pagination import Page, Window
 
 
 @dataclass
@@ -162,3 +163,43 @@ class ProfileBlueprint(Blueprint):
 
     def error(self, status: int, description: str):
         return self.alt_response(status, schema=self.error_schema, description=description)
+
+
+def limit_offset_args(default: int, maximum: int) -> type[Schema]:
+    """A document's ``limit``/``offset`` query, handed to services as a neutral ``window``."""
+
+    class LimitOffsetArgs(Schema):
+        limit = fields.Integer(
+            load_default=default,
+            validate=validate.Range(min=1, max=maximum),
+            metadata={"description": f"Most items to return (default {default})"},
+        )
+        offset = fields.Integer(
+            load_default=0,
+            validate=validate.Range(min=0, max=2**53),
+            metadata={"description": "Items to skip (default 0)"},
+        )
+
+        @post_load
+        def to_window(self, data: dict[str, Any], **_kwargs) -> dict[str, Any]:
+            limit, offset = data.pop("limit"), data.pop("offset")
+            return {**data, "window": Window(offset=offset, limit=limit)}
+
+    return LimitOffsetArgs
+
+
+def limit_offset_listing(key: str, item: type[Schema], *, counts_first: bool = False):
+    """``{<key>: [...], total, limit, offset}`` (or ``{total, offset, limit, <key>}`` with
+    ``counts_first``) from a service's ``Page``; named in the spec after ``item``'s profile."""
+    counts = ("total", "offset", "limit") if counts_first else ("total", "limit", "offset")
+    declared: dict[str, Any] = {name: fields.Integer(required=True) for name in counts}
+    items = {key: fields.List(fields.Nested(item), required=True)}
+    declared = {**declared, **items} if counts_first else {**items, **declared}
+
+    def from_page(self, page: Page, **_kwargs) -> dict[str, Any]:
+        return {"total": page.total, "limit": page.limit, "offset": page.offset, key: page.items}
+
+    listing = Schema.from_dict(declared, name=f"{key.title()}List")
+    listing = type(listing.__name__, (listing,), {"from_page": pre_dump(from_page)})
+    listing.__module__ = item.__module__  # so the spec names it after the item's profile
+    return listing

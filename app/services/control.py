@@ -84,19 +84,35 @@ def resume_run(rt, run_id: str) -> Run:
         run = get_run(work.session, run_id)
         if run.status == R.PAUSING.value:
             _set_options(work, run_id, resume_requested=True)
-            return run
-        if run.status != R.PAUSED.value:
+            generation = None
+        elif run.status != R.PAUSED.value:
             raise _refuse(run, "resumed", (R.PAUSED, R.PAUSING))
-        generation, plan, dag = _regenerate(
-            work, run, R.RUNNING, reset=[T.RETRYING], reason="resume"
-        )
-    submit_generation(rt, run_id, generation, plan, dag)
+        else:
+            generation, plan, dag = _regenerate(
+                work, run, R.RUNNING, reset=[T.RETRYING], reason="resume"
+            )
+    if generation is not None:
+        submit_generation(rt, run_id, generation, plan, dag)
+    return _fresh(rt, run_id)
+
+
+def start_created_run(rt, run_id: str) -> Run:
+    """CREATED → PENDING, and send its first segment (seed 004's ``POST …/start``)."""
+    with Work(rt) as work:
+        run = get_run(work.session, run_id)
+        if run.status != R.CREATED.value or not transition_run(
+            work, run_id, R.PENDING, only_from=[R.CREATED], started_at=utcnow()
+        ):
+            raise _refuse(get_run(work.session, run_id), "started", (R.CREATED,))
+        plan = work.session.execute(select(Run.plan).where(Run.id == run_id)).scalar_one()
+        dag = dag_for(work.session, rt.settings, run.workflow_definition_id)
+    submit_generation(rt, run_id, run.generation, plan, dag)
     return _fresh(rt, run_id)
 
 
 def cancel_run(rt, run_id: str, reason: str | None = None, cancelled_by: str = "system") -> Run:
     """CANCELLING while running tasks are stopped (their process groups too), then CANCELLED."""
-    allowed = (R.PENDING, R.RUNNING, R.PAUSING, R.PAUSED)
+    allowed = (R.CREATED, R.PENDING, R.RUNNING, R.PAUSING, R.PAUSED)
     with Work(rt) as work:
         run = get_run(work.session, run_id)
         now = utcnow()

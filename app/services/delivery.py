@@ -43,8 +43,10 @@ from typing import Any
 import httpx
 from sqlalchemy import bindparam, delete, insert, select, text, update
 
+from app.events import synthesis
 from app.events.model import render_event
 from app.events.vocabulary import TEST_EVENT, name_for
+from app.metrics import record_deliveries
 from app.models import Delivery, DeliveryStatus, Event, OutboxEntry, Webhook
 from app.models.base import as_utc, new_id, utcnow
 from app.services.errors import InvalidTransition, UnsafeUrl
@@ -196,15 +198,16 @@ def render_payload(
     """The body a webhook receives: the event (as the streams render it) in an envelope named in
     the vocabulary of the API that registered the webhook."""
     name = name_for(event_type, profile)
-    if profile == "seed004":
+    if profile == synthesis.PROFILE:  # as seed 004's /api/events shows the event
+        event_id = data.get("event_id")
         return {
             "delivery_id": delivery_id,
             "subscription_id": webhook_id,
-            "event_id": data.get("event_id"),
+            "event_id": None if event_id is None else str(event_id),
             "type": name,
             "timestamp": data.get("timestamp"),
             "execution_id": data.get("execution_id"),
-            "payload": data.get("payload", data),
+            "payload": synthesis.payload(data) if "type" in data else data,
         }
     return {
         "id": delivery_id,
@@ -568,6 +571,7 @@ class _Successes:
             if webhook.consecutive_failures:
                 _set_failures(session, webhook.id, 0)
                 webhook.consecutive_failures = 0
+        record_deliveries("delivered", len(self.items))
         self.items = []
 
 
@@ -630,6 +634,8 @@ def _record(
         ).rowcount
         if recorded and status == DeliveryStatus.FAILED:
             _count_failure(work, webhook, settings.webhook_disable_after)
+    if recorded:
+        record_deliveries("failed" if status == DeliveryStatus.FAILED else "retrying")
     if recorded and status == DeliveryStatus.FAILED:
         log.warning(
             "webhook %s: delivery %s failed for good after %d attempt(s): %s",

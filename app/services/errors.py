@@ -139,6 +139,10 @@ class Forbidden(DomainError):
     kind = ErrorKind.FORBIDDEN
 
 
+class PlanNotFound(NotFound):
+    resource, label = "plan", "Plan"
+
+
 class WebhookNotFound(NotFound):
     resource, label = "webhook", "Webhook"
 

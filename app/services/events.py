@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Event
 from app.services.errors import EventNotFound
-from app.services.pagination import Page, Window, paginate
+from app.services.pagination import Page, Window, paginate, within
 from app.services.runs import get_run
 from app.services.transactions import transactional
 
@@ -20,6 +20,8 @@ def list_events(
     *,
     window: Window,
     type: str | None = None,
+    types: list[str] | None = None,
+    hidden: frozenset[str] = frozenset(),
     run_id: str | None = None,
     invocation_id: str | None = None,
     from_date: datetime | None = None,
@@ -29,15 +31,15 @@ def list_events(
     query = select(Event)
     if type:
         query = query.where(Event.type == type)
+    if types:
+        query = query.where(Event.type.in_(types))
+    if hidden:
+        query = query.where(Event.type.not_in(hidden))
     if run_id:
         query = query.where(Event.run_id == run_id)
     if invocation_id:
         query = query.where(Event.invocation_id == invocation_id)
-    # Stored times are UTC; SQLite compares them as text, so the bounds must be UTC too.
-    if from_date:
-        query = query.where(Event.created_at >= from_date.astimezone(timezone.utc))
-    if to_date:
-        query = query.where(Event.created_at <= to_date.astimezone(timezone.utc))
+    query = within(query, Event.created_at, from_date, to_date)
     if after_event_id is not None:
         query = query.where(Event.id > after_event_id)
     return paginate(session, query.order_by(Event.id), window)
@@ -50,8 +52,9 @@ def list_run_events(session: Session, run_id: str, **filters) -> Page:
 
 
 @transactional
-def get_event(session: Session, event_id: int) -> Event:
+def get_event(session: Session, event_id: int, hidden: frozenset[str] = frozenset()) -> Event:
+    """The event; one of a ``hidden`` type (a profile does not show it) is not found."""
     event = session.get(Event, event_id)
-    if event is None:
+    if event is None or event.type in hidden:
         raise EventNotFound(str(event_id))
     return event

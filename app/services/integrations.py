@@ -10,6 +10,7 @@ switch), written as a PENDING ``invocations`` row, then sent to a worker by task
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -323,6 +324,25 @@ def _send(rt, invocation: Invocation) -> Invocation:
                 )
             )
             return get_invocation(session, invocation.id)
+    return invocation
+
+
+FINISHED = (InvocationStatus.COMPLETED.value, InvocationStatus.FAILED.value)
+
+
+def invoke_and_wait(
+    rt, integration_id: str, capability_id: str, body: Mapping[str, Any], wait: float
+) -> Invocation:
+    """Invoke, then wait up to ``wait`` seconds for the result (seed 004 answers with the
+    output); an invocation still running then is returned as it is, to be polled."""
+    invocation = invoke_capability(rt, integration_id, capability_id, body)
+    deadline = time.monotonic() + wait
+    pause = 0.02
+    while invocation.status not in FINISHED and time.monotonic() < deadline:
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0)))
+        pause = min(pause * 1.5, 0.25)
+        with rt.db.transaction() as session:
+            invocation = get_invocation(session, invocation.id)
     return invocation
 
 

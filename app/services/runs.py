@@ -17,10 +17,10 @@ from app.models.base import new_id, utcnow
 from app.services.definitions import validate_definition
 from app.services.dispatch import submit_generation
 from app.services.errors import InvalidRequest, RunNotFound, StepNotFound, WorkflowNotFound
-from app.services.pagination import Page, Window, paginate
+from app.services.pagination import Page, Window, list_contains, paginate
 from app.services.state import Work
 from app.services.transactions import transactional
-from app.services.workflows import get_current_workflow, get_workflow
+from app.services.workflows import get_current_workflow, get_workflow, labels
 
 SORTABLE = {"created_at", "updated_at", "completed_at", "status"}
 
@@ -35,11 +35,14 @@ def start_run(
     variables: dict[str, Any] | None = None,
     options: dict[str, Any] | None = None,
     latest: bool = False,
+    start: bool = True,
 ) -> Run:
     """Write the run and its task rows, then submit the first canvas segment (outbox order).
 
     ``latest`` runs the workflow's latest version whichever version ``workflow_id`` names
-    (clients that know no versions); ``options`` are recorded on the run as given."""
+    (clients that know no versions); ``options`` are recorded on the run as given (their
+    ``metadata``'s ``tags`` and ``created_by`` are what lists filter by). Without ``start`` the
+    run is left CREATED: ``control.start_created_run`` sends it."""
     with Work(rt) as work:
         session = work.session
         workflow = (get_current_workflow if latest else get_workflow)(session, workflow_id)
@@ -66,8 +69,10 @@ def start_run(
             triggered_by=triggered_by,
             profile=profile,
             options=options,
+            status=RunStatus.PENDING if start else RunStatus.CREATED,
         )
-    submit_generation(rt, run.id, 1, plan, dag)
+    if start:
+        submit_generation(rt, run.id, 1, plan, dag)
     return run
 
 
@@ -102,6 +107,7 @@ def create_run(
     options: dict[str, Any] | None = None,
     original_run_id: str | None = None,
     checkpoint_id: str | None = None,
+    status: RunStatus = RunStatus.PENDING,
 ) -> tuple[Run, dict[str, Any]]:
     """Write a new run of one workflow version: its row, task rows, state row and plan.
 
@@ -118,7 +124,7 @@ def create_run(
         workflow_id=workflow.lineage_id,
         workflow_definition_id=workflow.id,
         workflow_name=workflow.name,
-        status=RunStatus.PENDING.value,
+        status=status.value,
         generation=1,
         input_data=input_data,
         variables=variables,
@@ -130,6 +136,7 @@ def create_run(
         updated_at=now,
         original_run_id=original_run_id,
         checkpoint_id=checkpoint_id,
+        **labels((options or {}).get("metadata")),
     )
     session.add(run)
     session.flush()
@@ -157,7 +164,7 @@ def create_run(
         insert(RunState),
         [{"run_id": run_id, "data": state or {}, "updated_at": now if state else None}],
     )
-    work.controls[run_id] = (RunStatus.PENDING.value, 1, 0)
+    work.controls[run_id] = (status.value, 1, 0)
     return run, plan
 
 
@@ -196,10 +203,16 @@ def list_runs(
     workflow_definition_id: str | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    tag: str | None = None,
+    created_by: str | None = None,
     sort_by: str = "created_at",
     sort_order: str = "desc",
 ) -> Page:
     query = select(Run)
+    if tag:
+        query = query.where(list_contains(session, Run.tags, tag))
+    if created_by:
+        query = query.where(Run.created_by == created_by)
     if status:
         query = query.where(Run.status.in_([status] if isinstance(status, str) else status))
     if workflow_id:
@@ -308,8 +321,10 @@ def run_logs(session: Session, run_id: str, step_id: str | None = None) -> dict[
 
 
 @transactional
-def run_variables(session: Session, run_id: str) -> dict[str, Any]:
-    """Seed 004's view: the run's variables plus ``<step>_output`` for every completed step."""
+def run_variables(session: Session, run_id: str, render=None) -> dict[str, Any]:
+    """Seed 004's view: the run's variables plus ``<step>_output`` for every completed step
+    (each passed through ``render`` when given)."""
+    render = render or (lambda output: output)
     run = get_run(session, run_id)
     outputs = session.execute(
         select(TaskExecution.task_id, TaskExecution.output_data)
@@ -322,6 +337,6 @@ def run_variables(session: Session, run_id: str) -> dict[str, Any]:
         "input_data": run.input_data or {},
         "variables": {
             **(run.variables or {}),
-            **{f"{row.task_id}_output": row.output_data for row in outputs},
+            **{f"{row.task_id}_output": render(row.output_data) for row in outputs},
         },
     }

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.events.bus import publish
 from app.events.model import render_event
+from app.metrics import record_events
 from app.models import Event, Run, TaskExecution
 from app.models.base import utcnow
 from app.models.status import (
@@ -119,13 +120,18 @@ class Work:
         self.notify = outbox(self.session, self.events) or self.notify
 
     def after_commit(self) -> None:
+        published = False
         try:
             if self.events:
                 publish(self.rt.redis, [render_event(e) for e in self.events])
+                published = True
             for run_id, (status, generation, seq) in self.controls.items():
                 write_control(self.rt.redis, run_id, status, generation, seq)
         except Exception:  # Redis is a cache and a fan-out: Postgres already holds the truth
             log.warning("could not publish %d events to Redis", len(self.events), exc_info=True)
+        # Counted here, once committed: each event is committed once, by whichever process did
+        # the work (app/metrics.py).
+        record_events(self.events, published=published)
         if self.notify:
             try:
                 wake_expander(self.rt)

@@ -135,9 +135,11 @@ def status_of(webhook: Webhook, now: datetime | None = None) -> str:
 
 
 @transactional
-def get_webhook(session: Session, webhook_id: str) -> Webhook:
+def get_webhook(session: Session, webhook_id: str, profile: str | None = None) -> Webhook:
+    """The webhook; with ``profile``, only one registered through that API (seed 004's
+    subscriptions are its own)."""
     webhook = session.get(Webhook, webhook_id)
-    if webhook is None:
+    if webhook is None or (profile is not None and webhook.profile != profile):
         raise WebhookNotFound(webhook_id)
     return webhook
 
@@ -194,9 +196,9 @@ def update_webhook(rt, webhook_id: str, body: dict[str, Any]) -> Webhook:
     return webhook
 
 
-def delete_webhook(rt, webhook_id: str) -> None:
+def delete_webhook(rt, webhook_id: str, profile: str | None = None) -> None:
     with rt.db.transaction() as session:
-        session.delete(get_webhook(session, webhook_id))
+        session.delete(get_webhook(session, webhook_id, profile))
 
 
 @transactional

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,7 +16,7 @@ from app.models.base import new_id, utcnow
 from app.models.status import RUN_TERMINAL, RunStatus
 from app.services.definitions import DEFINITION_KEYS, validate_definition
 from app.services.errors import InvalidRequest, NameTaken, WorkflowInUse, WorkflowNotFound
-from app.services.pagination import Page, Window, paginate
+from app.services.pagination import Page, Window, list_contains, paginate, within
 from app.services.transactions import transactional
 
 SORTABLE = {"name", "created_at", "updated_at", "version"}
@@ -77,7 +78,10 @@ def _definition(body: dict[str, Any]) -> dict[str, Any]:
 
 def _name_taken(session: Session, name: str, lineage_id: str | None = None) -> bool:
     query = select(Workflow.id).where(
-        Workflow.name == name, Workflow.is_latest.is_(True), Workflow.status != "deleted"
+        Workflow.name == name,
+        Workflow.is_latest.is_(True),
+        Workflow.status != "deleted",
+        Workflow.inline.is_(False),
     )
     if lineage_id:
         query = query.where(Workflow.lineage_id != lineage_id)
@@ -90,11 +94,15 @@ def create_workflow(
     *,
     template_id: str | None = None,
     template_parameters: dict[str, Any] | None = None,
+    origin: str = "v1",
+    inline: bool = False,
 ) -> Workflow:
+    """``origin`` names the API that created it; an ``inline`` workflow is made for one run
+    (seed 004's ``plan`` body): it is never listed and its name is not reserved."""
     definition = _definition(body)
     with rt.db.transaction() as session:
         dag = validate_definition(session, rt.settings, definition)
-        if _name_taken(session, body["name"]):
+        if not inline and _name_taken(session, body["name"]):
             raise NameTaken("workflow", "Workflow", body["name"])
         workflow_id = new_id()
         workflow = Workflow(
@@ -110,9 +118,23 @@ def create_workflow(
             is_latest=True,
             template_id=template_id,
             template_parameters=template_parameters,
+            origin=origin,
+            inline=inline,
+            **labels(definition.get("metadata")),
         )
         session.add(workflow)
     return workflow
+
+
+def labels(metadata: Any) -> dict[str, Any]:
+    """``tags`` and ``created_by`` from seed 004's ``metadata``, as stored for filtering."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    tags = metadata.get("tags")
+    creator = metadata.get("created_by")
+    return {
+        "tags": [str(t) for t in tags] if isinstance(tags, list) else None,
+        "created_by": str(creator)[:255] if creator is not None else None,
+    }
 
 
 @transactional
@@ -181,6 +203,9 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
                 is_latest=True,
                 template_id=current.template_id,
                 template_parameters=current.template_parameters,
+                origin=current.origin,
+                inline=current.inline,
+                **labels(definition.get("metadata")),
             )
             session.add(new)
             return new
@@ -233,10 +258,22 @@ def list_workflows(
     status: str | None = None,
     name: str | None = None,
     matches: tuple[Match, ...] = (),
+    origin: str | None = None,
+    tag: str | None = None,
+    created_by: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
     sort_by: str = "created_at",
     sort_order: str = "desc",
 ) -> Page:
-    query = select(Workflow).where(Workflow.is_latest.is_(True))
+    query = select(Workflow).where(Workflow.is_latest.is_(True), Workflow.inline.is_(False))
+    if origin:
+        query = query.where(Workflow.origin == origin)
+    if tag:
+        query = query.where(list_contains(session, Workflow.tags, tag))
+    if created_by:
+        query = query.where(Workflow.created_by == created_by)
+    query = within(query, Workflow.created_at, created_after, created_before)
     for match in matches:
         query = query.where(match.clause())
     if status:

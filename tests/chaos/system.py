@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from app.cli import api_argv, beat_argv, free_port, redis_binary, wait_for_port, worker_argv
 from app.migrate import upgrade
+from config.metrics import process_env
 from config.settings import Settings, normalise_database_url
 from tests.chaos.proxy import TcpProxy
 
@@ -340,6 +341,8 @@ class System:
                 "HARMONIA_PORT": str(self.port),
                 "HARMONIA_API_WORKERS": "2",
                 "HARMONIA_WORKER_CONCURRENCY": str(self.settings.worker_concurrency),
+                # Every process counts in one metrics directory (config/metrics.py).
+                **process_env(self.settings),
             }
         )
         return env

@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.cli import notifier_argv, start_embedded_redis, worker_argv
 from app.migrate import upgrade
+from config.metrics import process_env
 from config.settings import Settings, normalise_database_url
 from tests.integration.api_support import ADMIN_KEY, admin_app, gunicorn_api
 
@@ -123,6 +124,10 @@ def settings_env(settings: Settings) -> dict[str, str]:
             "HARMONIA_WEBHOOK_DISABLE_AFTER": str(settings.webhook_disable_after),
             "HARMONIA_NOTIFY_CONCURRENCY": str(settings.notify_concurrency),
             "HARMONIA_NOTIFY_NICE": str(settings.notify_nice),
+            # Every process the suite starts counts in the session's metrics directory
+            # (HARMONIA_HOME/metrics), summed by the gunicorn API's /metrics.
+            "HARMONIA_METRICS_DIR": str(settings.resolved_metrics_dir),
+            **process_env(settings),
         }
     )
     return env

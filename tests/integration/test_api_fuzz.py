@@ -114,4 +114,12 @@ def test_no_operation_answers_500_or_breaks_its_documented_schema(fenced_app):
         "/api/state/{execution_id}",
     } <= paths
     assert {"/api/harmonia/workflows", "/api/harmonia/state/restore"} <= paths
+    assert {
+        "/api/plans/{plan_id}/execute",
+        "/api/synthesis/executions",
+        "/api/synthesis/executions/{execution_id}/steps/{step_id}",
+        "/api/integrations/{integration_id}/capabilities/{capability_id}",
+        "/api/events",
+        "/api/events/subscriptions/{subscription_id}",
+    } <= paths
     assert not problems, "\n\n".join(problems[:20])

@@ -143,6 +143,7 @@ def test_every_route_in_the_app_is_guarded(app, anonymous):
     assert open_routes == {
         "/health",
         "/health/ready",
+        "/metrics",
         "/api/v1/auth/login",
         "/api/auth/login",
         "/static/<path:filename>",
@@ -167,6 +168,7 @@ def test_the_policy_needs_admin_for_identities_and_agents_and_operator_for_chang
     assert needs("api-docs.openapi_json", "GET") is Role.VIEWER
     assert needs("api-docs.openapi_json", "GET", public_docs=True) is None
     assert needs("system.Ready", "GET", public_ready=False) is Role.VIEWER
+    assert needs("system.Metrics", "GET", public_ready=False) is Role.VIEWER
     assert needs("system.Ready", "GET") is None
 
 

@@ -277,6 +277,7 @@ def test_an_execution_runs_and_reads_back_as_documented(api):
     assert set(listed) == {"executions", "total", "limit", "offset"}
     assert listed["total"] == 1 and listed["limit"] == 100 and listed["offset"] == 0
     summary = listed["executions"][0]
+    # Seed 004 lists executions on the same path: each item carries its fields too.
     assert set(summary) == {
         "execution_id",
         "workflow_id",
@@ -284,7 +285,8 @@ def test_an_execution_runs_and_reads_back_as_documented(api):
         "status",
         "start_time",
         "end_time",
-    }
+    } | {"name", "created_at", "completed_at", "tags"}
+    assert summary["end_time"] == summary["completed_at"]
     assert summary["execution_id"] == execution_id and summary["status"] == "completed"
     assert api.get("/api/executions", params={"status": "running"}).json()["total"] == 0
     # The same run through the canonical API, in its vocabulary.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, post_load, pre_dump, validate
+from marshmallow import Schema, fields, post_load, validate
 
 from app.models.status import TASK_DONE
 from app.profiles import base
@@ -13,7 +13,6 @@ from app.profiles.seed000.vocabulary import DEFAULT_LIMIT, MAX_LIMIT, WORDS
 from app.schemas.common import UtcDateTime, json_object
 from app.schemas.templates import InstantiateSchema, TemplateCreateSchema
 from app.schemas.workflows import WorkflowCreateSchema
-from app.services.pagination import Page, Window
 from app.services.workflows import Match
 
 DONE = {status.value for status in TASK_DONE}
@@ -34,44 +33,12 @@ def TaskStatusWord(**kwargs):  # noqa: N802 - reads as a field type
 # -- lists ----------------------------------------------------------------------------------------
 
 
-class LimitOffsetArgs(Schema):
-    limit = fields.Integer(
-        load_default=DEFAULT_LIMIT,
-        validate=validate.Range(min=1, max=MAX_LIMIT),
-        metadata={"description": f"Most items to return (default {DEFAULT_LIMIT})"},
-    )
-    offset = fields.Integer(
-        load_default=0,
-        validate=validate.Range(min=0, max=2**53),
-        metadata={"description": "Items to skip (default 0)"},
-    )
-
-    @post_load
-    def to_window(self, data: dict[str, Any], **_kwargs) -> dict[str, Any]:
-        limit, offset = data.pop("limit"), data.pop("offset")
-        return {**data, "window": Window(offset=offset, limit=limit)}
+LimitOffsetArgs = base.limit_offset_args(DEFAULT_LIMIT, MAX_LIMIT)
 
 
 def listing(key: str, item: type[Schema]) -> type[Schema]:
     """``{<key>: [...], total, limit, offset}`` from a service's ``Page``."""
-
-    class Listing(Schema):
-        total = fields.Integer(required=True)
-        limit = fields.Integer(required=True)
-        offset = fields.Integer(required=True)
-
-        @pre_dump
-        def from_page(self, page: Page, **_kwargs) -> dict[str, Any]:
-            return {
-                key: page.items,
-                "total": page.total,
-                "limit": page.limit,
-                "offset": page.offset,
-            }
-
-    Listing._declared_fields[key] = fields.List(fields.Nested(item), required=True)
-    Listing.__name__ = f"{key.title()}List"
-    return Listing
+    return base.limit_offset_listing(key, item)
 
 
 # -- workflows ------------------------------------------------------------------------------------
@@ -147,12 +114,19 @@ class ExecutionAcceptedSchema(Schema):
 
 
 class ExecutionSummarySchema(Schema):
+    """An item of ``GET /api/executions``: seed 000's fields, and seed 004's (``name``,
+    ``created_at``, ``completed_at``, ``tags``), whose clients list on the same path."""
+
     execution_id = fields.String(attribute="id")
     workflow_id = fields.String()
     workflow_name = fields.String()
     status = RunStatusWord()
     start_time = UtcDateTime(attribute="started_at", allow_none=True)
     end_time = UtcDateTime(attribute="completed_at", allow_none=True)
+    name = fields.String(attribute="workflow_name", dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    completed_at = UtcDateTime(allow_none=True, dump_only=True)
+    tags = fields.Function(lambda run: run.tags or [])
 
 
 class TaskStatusSchema(Schema):
