@@ -19,7 +19,7 @@ from app.engine.catalogue import INTEGRATIONS
 from app.engine.dag import Dag, Task
 from app.models import Agent, Run, RunStatus, TaskExecution, TaskStatus
 from app.models.base import utcnow
-from app.services import checkpoints
+from app.services import checkpoints, progress
 from app.services.control import settle_run
 from app.services.definitions import dag_for
 from app.services.leases import Lease, owner_alive, worker_id
@@ -114,6 +114,7 @@ class Claimed(NamedTuple):
     attempt: int
     meta: dict[str, Any]
     checkpoint_every: int | None
+    dag: Dag
 
 
 def _claim_and_load(rt, run_id: str, task_id: str, generation: int, retries: int) -> Claimed | str:
@@ -177,7 +178,9 @@ def _claim_and_load(rt, run_id: str, task_id: str, generation: int, retries: int
         state = read_state(session, run_id) if _reads_state(task, task_input) else {}
         context = _context(run, rows, state)
 
-    return Claimed(task, task_input, context, agent, attempt, meta, dag.checkpoint.every_n_tasks)
+    return Claimed(
+        task, task_input, context, agent, attempt, meta, dag.checkpoint.every_n_tasks, dag
+    )
 
 
 def _reads_state(task: Task, task_input: Any) -> bool:
@@ -458,7 +461,7 @@ def _run_claimed(rt, run_id: str, claimed: Claimed, retries: int) -> str:
     result, run_status = while_database_down(
         rt,
         f"recording task {task.id} of run {run_id}",
-        lambda: _record(rt, run_id, task, outcome, attempt, retries, done),
+        lambda: _record(rt, run_id, claimed.dag, task, outcome, attempt, retries, done),
     )
     if result == T.COMPLETED.value and claimed.checkpoint_every:
         while_database_down(
@@ -478,6 +481,7 @@ def _run_claimed(rt, run_id: str, claimed: Claimed, retries: int) -> str:
 def _record(
     rt,
     run_id: str,
+    dag: Dag,
     task: Task,
     outcome: TaskStatus,
     attempt: int,
@@ -494,7 +498,7 @@ def _record(
     finished = {"completed_at": utcnow(), **common}
     name = task.name
     with Work(rt) as work:
-        locked_status = lock_run(work.session, run_id)
+        locked_status, done_before = progress.lock_run_counting(work.session, run_id, dag)
         if outcome == T.COMPLETED and done["state"]:
             limit = rt.settings.max_state_bytes
             error = merge_state(work, run_id, done["state"], limit=limit, task_id=task.id)
@@ -546,6 +550,9 @@ def _record(
             **fields,
         ):
             work.emit(run_id, kind, task_id=task.id, data=data, message=message)
+            work.progress_counts[run_id] = progress.counts_after(
+                dag, done_before, task.id, outcome.value
+            )
         elif not _recorded_by_me(work, run_id, task.id, outcome):
             # Taken over by another worker (this one was thought dead): record nothing, and
             # leave the chain to the message that now owns the task.

@@ -1,4 +1,4 @@
-"""``/api/v1/runs``: run monitoring — runs, their steps and their logs."""
+"""``/api/v1/runs``: run monitoring — runs, their steps, logs and progress, and their control."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from app.api.operations import Operation, operation
 from app.extensions import runtime
 from app.schemas.common import ApiErrorSchema
+from app.schemas.progress import ProgressReportSchema
 from app.schemas.runs import (
     LogArgs,
     ReasonSchema,
@@ -23,7 +24,7 @@ from app.schemas.runs import (
     StepRetrySchema,
     StepSchema,
 )
-from app.services import control, run_state
+from app.services import control, progress, run_state
 from app.services import runs as service
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1/runs", description="Run monitoring")
@@ -73,6 +74,15 @@ class RunLogs(MethodView):
     def get(self, args, run_id):
         """Engine lines and each step's stdout/stderr, in time order"""
         return service.run_logs(runtime(), run_id, args.get("step_id"))
+
+
+@blp.route("/<run_id>/progress")
+class RunProgress(MethodView):
+    @blp.response(200, ProgressReportSchema)
+    @blp.alt_response(404, schema=ApiErrorSchema, description="Run does not exist")
+    def get(self, run_id):
+        """Progress report: tasks done, an estimated completion, blockers and milestones"""
+        return progress.progress_report(runtime(), run_id)
 
 
 @blp.route("/<run_id>/pause")

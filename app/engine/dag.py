@@ -8,6 +8,9 @@ from typing import Any
 
 from app.engine import expressions
 
+# Where seed 003 declares its barriers; a task compiled from one has a path under it.
+SYNC_POINTS = "synchronizationPoints"
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -130,3 +133,13 @@ class Dag:
     def sinks(self) -> list[str]:
         dependants = self.dependants()
         return [tid for tid, children in dependants.items() if not children]
+
+    @cached_property
+    def synchronization_points(self) -> frozenset[str]:
+        """Ids of seed 003's synchronization points. Each runs as a no-op task after its
+        ``requiredTasks`` (the dialect names it by its place in the document), and is a
+        milestone to the clients that wrote it, not one of their tasks. Computed once per DAG:
+        progress is counted against it after every task."""
+        return frozenset(
+            tid for tid, task in self.tasks.items() if task.path.startswith(SYNC_POINTS + "[")
+        )

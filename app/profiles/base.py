@@ -76,6 +76,14 @@ class Vocabulary:
         """Every stored status a client's word stands for (``paused`` may cover ``PAUSING``)."""
         return [status.value for status, said in self.runs.items() if said == word]
 
+    def task_statuses_for(self, word: str) -> list[str]:
+        """Every stored task status a client's word stands for."""
+        return [status.value for status, said in self.tasks.items() if said == word]
+
+    @property
+    def task_words(self) -> list[str]:
+        return sorted(set(self.tasks.values()))
+
     @property
     def run_words(self) -> list[str]:
         return sorted(set(self.runs.values()))

@@ -1,4 +1,11 @@
-"""Paths two documents share: seed 000 and seed 004 both serve ``/api/executions`` and
+"""Paths documents share, and the media type that picks seed 003.
+
+Seed 003's requests name its media type (``application/vnd.workflow-orchestration.v1+json``) in
+``Accept`` or ``Content-Type``: any such request for ``/api/...`` or ``/api/v1/...`` (except the
+login) goes to seed 003's views at ``/api/v2/...``, which is also its URL-versioned form; its
+answer then carries that media type.
+
+Seed 000 and seed 004 both serve ``/api/executions`` and
 ``ws://…/ws/executions/{id}``. Seed 004's views live at ``/api/synthesis/executions`` and
 ``/ws/synthesis/executions``; this WSGI middleware sends a seed-004 request there before Flask
 routes it, so each document's clients use the paths their document gives and every answer,
@@ -38,6 +45,8 @@ ONLY_004 = re.compile(r"^/api/executions/[^/]+/(start|steps|steps/[^/]+|variable
 BY_RUN = re.compile(r"^/api/executions/(?P<run>[^/]+)(/(pause|resume|cancel))?/?$")
 QUERY_004 = {"tag", "created_by", "from_date", "to_date"}
 REMEMBERED = 10_000
+VENDOR = re.compile(r"application/vnd\.workflow-orchestration\.v\d+\+json", re.IGNORECASE)
+V2 = "/api/v2"
 
 
 class SharedPaths:
@@ -50,7 +59,11 @@ class SharedPaths:
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO") or ""
-        if path.startswith(SHARED) or path.startswith(SOCKET):
+        media = _vendor(environ)
+        if media and path.startswith("/api/"):
+            environ["PATH_INFO"] = _seed003(path)
+            start_response = _answering_as(media, start_response)
+        elif path.startswith(SHARED) or path.startswith(SOCKET):
             moved = self._route(environ, path)
             if moved:
                 environ["PATH_INFO"] = moved
@@ -116,3 +129,36 @@ class SharedPaths:
             while len(self.profiles) > REMEMBERED:
                 self.profiles.popitem(last=False)
         return profile
+
+
+def _vendor(environ) -> str | None:
+    """Seed 003's media type, if the request names it (``Accept`` first)."""
+    for header in ("HTTP_ACCEPT", "CONTENT_TYPE"):
+        found = VENDOR.search(environ.get(header) or "")
+        if found:
+            return found.group(0).lower()
+    return None
+
+
+def _seed003(path: str) -> str:
+    """``/api/x`` and ``/api/v1/x`` → ``/api/v2/x``; the login and ``/api/v2`` stay."""
+    if path.startswith((V2 + "/", "/api/auth/")) or path == V2:
+        return path
+    if path == "/api/v1" or path.startswith("/api/v1/"):
+        return V2 + path[len("/api/v1") :]
+    return V2 + path[len("/api") :]
+
+
+def _answering_as(media: str, start_response):
+    """``start_response`` that labels a JSON answer with ``media``."""
+
+    def relabel(status, headers, exc_info=None):
+        headers = [
+            (name, media)
+            if name.lower() == "content-type" and value.startswith("application/json")
+            else (name, value)
+            for name, value in headers
+        ]
+        return start_response(status, headers, exc_info)
+
+    return relabel

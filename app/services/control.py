@@ -21,7 +21,7 @@ from app.services import checkpoints
 from app.services.definitions import dag_for
 from app.services.dispatch import submit_generation
 from app.services.errors import InvalidTransition, StepNotFound
-from app.services.runs import get_run
+from app.services.runs import get_run, get_task_execution
 from app.services.state import (
     Work,
     nothing_running,
@@ -180,6 +180,22 @@ def rerun_from_step(rt, run_id: str, step_id: str, step_input: Any = None) -> Ru
         )
     submit_generation(rt, run_id, generation, plan, dag)
     return _fresh(rt, run_id)
+
+
+def retry_task_execution(rt, task_execution_id: str) -> TaskExecution:
+    """Run a failed task execution again, with what depends on it (seed 003's
+    ``POST /api/tasks/{id}/retry``); its other tasks keep their results."""
+    with rt.db.transaction() as session:
+        task = get_task_execution(session, task_execution_id)
+        run_id, task_id, status = task.run_id, task.task_id, task.status
+    if status != T.FAILED.value:
+        raise InvalidTransition(
+            f"Task execution '{task_execution_id}' cannot be retried: its status is {status} "
+            "(only a FAILED task is retried)"
+        )
+    rerun_from_step(rt, run_id, task_id)
+    with rt.db.transaction() as session:
+        return get_task_execution(session, task_execution_id)
 
 
 def _downstream(dag, step_id: str) -> set[str]:

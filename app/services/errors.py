@@ -63,6 +63,10 @@ class StepNotFound(NotFound):
         super().__init__(step_id, f"Step '{step_id}' not found in run '{run_id}'")
 
 
+class TaskExecutionNotFound(NotFound):
+    resource, label = "task_execution", "Task execution"
+
+
 class IntegrationNotFound(NotFound):
     resource, label = "integration", "Integration"
 

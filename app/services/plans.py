@@ -36,14 +36,6 @@ class Plan(NamedTuple):
         return self.workflow.created_at if self.workflow.version > 1 else None
 
 
-class Execution(NamedTuple):
-    """A run, the workflow version it runs, and its task rows in plan order."""
-
-    run: Run
-    workflow: Workflow
-    steps: list[TaskExecution]
-
-
 class StepView(NamedTuple):
     """A task row and the parameters its plan step gave it."""
 
@@ -134,7 +126,7 @@ def delete_plan(rt, plan_id: str) -> None:
 
 def execute_plan(
     rt, plan_id: str, *, variables: dict[str, Any], metadata: dict[str, Any], triggered_by: str
-) -> Execution:
+) -> runs.Execution:
     with rt.db.transaction() as session:
         current = _current(session, plan_id)
     return _execution(rt, current.id, variables, metadata, triggered_by, start=True)
@@ -164,13 +156,7 @@ def _execution(rt, workflow_id: str, variables, metadata, triggered_by: str, *, 
         options={"metadata": metadata} if metadata else None,
         start=start,
     )
-    return describe_execution(rt, run.id)
-
-
-@transactional
-def describe_execution(session: Session, run_id: str) -> Execution:
-    run, steps = runs.describe_run(session, run_id)
-    return Execution(run, session.get(Workflow, run.workflow_definition_id), steps)
+    return runs.describe_execution(rt, run.id)
 
 
 @transactional

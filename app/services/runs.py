@@ -11,12 +11,19 @@ from sqlalchemy.orm import Session
 from app.engine import parameters
 from app.engine.compiler import build_plan
 from app.engine.dag import Dag
+from app.engine.dialects import sync_point_ids
 from app.engine.validation import InvalidInput, validate_input
 from app.models import Event, Run, RunState, RunStatus, TaskExecution, Workflow
 from app.models.base import new_id, utcnow
 from app.services.definitions import validate_definition
 from app.services.dispatch import submit_generation
-from app.services.errors import InvalidRequest, RunNotFound, StepNotFound, WorkflowNotFound
+from app.services.errors import (
+    InvalidRequest,
+    RunNotFound,
+    StepNotFound,
+    TaskExecutionNotFound,
+    WorkflowNotFound,
+)
 from app.services.pagination import Page, Window, list_contains, paginate
 from app.services.state import Work
 from app.services.transactions import transactional
@@ -254,6 +261,47 @@ def describe_run(session: Session, run_id: str) -> RunDetail:
     if not rows:
         raise RunNotFound(run_id)
     return RunDetail(rows[0][0], [step for _, step in rows if step is not None])
+
+
+class Execution(NamedTuple):
+    """A run, the workflow version it runs, and its task rows in definition order."""
+
+    run: Run
+    workflow: Workflow
+    steps: list[TaskExecution]
+
+
+@transactional
+def describe_execution(session: Session, run_id: str) -> Execution:
+    run, steps = describe_run(session, run_id)
+    return Execution(run, session.get(Workflow, run.workflow_definition_id), steps)
+
+
+@transactional
+def get_task_execution(session: Session, task_execution_id: str) -> TaskExecution:
+    """A task row by its own id (seed 003 addresses task executions so)."""
+    row = session.get(TaskExecution, task_execution_id)
+    if row is None:
+        raise TaskExecutionNotFound(task_execution_id)
+    return row
+
+
+@transactional
+def list_task_executions(
+    session: Session, run_id: str, *, window: Window, statuses: list[str] | None = None
+) -> Page:
+    """A run's task rows in definition order, without synchronization points (milestones)."""
+    run = get_run(session, run_id)
+    definition = session.execute(
+        select(Workflow.definition).where(Workflow.id == run.workflow_definition_id)
+    ).scalar_one()
+    query = select(TaskExecution).where(TaskExecution.run_id == run_id)
+    hidden = sync_point_ids(definition)
+    if hidden:
+        query = query.where(TaskExecution.task_id.not_in(hidden))
+    if statuses is not None:
+        query = query.where(TaskExecution.status.in_(statuses))
+    return paginate(session, query.order_by(TaskExecution.position), window)
 
 
 @transactional

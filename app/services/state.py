@@ -28,6 +28,7 @@ from app.models.status import (
     RunStatus,
     TaskStatus,
 )
+from app.services import progress
 from app.services.delivery import wake_expander
 from app.services.webhooks import outbox
 
@@ -51,6 +52,8 @@ class Work:
         self.session: Session = rt.db.session()
         self.events: list[Event] = []
         self.controls: dict[str, tuple[str, int, int]] = {}
+        # Counts for progress_updated a caller already knows (run id → counts): no query for them.
+        self.progress_counts: dict[str, dict[str, int]] = {}
         # Whether this unit wrote webhook outbox entries: the notifier is woken once it commits.
         self.notify = False
         if snapshot and rt.db.is_sqlite:
@@ -95,9 +98,34 @@ class Work:
 
     def commit(self) -> None:
         if self.events:
+            self._announce_progress()
             self._insert_events()
         self.session.commit()
         self.after_commit()
+
+    def _announce_progress(self) -> None:
+        """A ``progress_updated`` event for each run whose progress report this unit's events
+        change, in the same transaction. Its counts are the caller's (``progress_counts``: the
+        worker counts along with its run lock) or one COUNT on the run's (run, status) index
+        (``progress.task_counts``). Clients refetch the report on it. It goes before the run's
+        final event, where the run's streams end."""
+        changed = progress.changed_runs(self.events)
+        for run_id, position in sorted(changed.items(), key=lambda item: -item[1]):
+            counts = self.progress_counts.get(run_id) or progress.task_counts(
+                self.session, self.rt.settings, run_id
+            )
+            if counts is None:
+                continue
+            done, total = counts["completed_tasks"], counts["total_tasks"]
+            event = self.emit(
+                run_id,
+                "progress_updated",
+                data=counts,
+                message=f"Progress: {done} of {total} tasks done",
+            )
+            if position < len(self.events) - 1:  # dated like the event it precedes
+                event.created_at = self.events[position].created_at
+            self.events.insert(position, self.events.pop())
 
     def _insert_events(self) -> None:
         table = Event.__table__
@@ -139,6 +167,7 @@ class Work:
                 log.warning("could not wake the webhook notifier", exc_info=True)
         self.events = []
         self.controls = {}
+        self.progress_counts = {}
         self.notify = False
 
 

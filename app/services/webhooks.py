@@ -170,13 +170,15 @@ def create_webhook(
     return webhook
 
 
-def update_webhook(rt, webhook_id: str, body: dict[str, Any]) -> Webhook:
+def update_webhook(
+    rt, webhook_id: str, body: dict[str, Any], profile: str | None = None
+) -> Webhook:
     """Change the fields given. Deactivating fails what is still pending (redeliverable);
     activating resets the failure count, and new events flow again."""
     if "url" in body:
         check_url(body["url"], allow_private=rt.settings.webhook_allow_private)
     with rt.db.transaction() as session:
-        webhook = get_webhook(session, webhook_id)
+        webhook = get_webhook(session, webhook_id, profile)
         for key in ("url", "description", "workflow_id", "run_id", "expires_at"):
             if key in body:
                 setattr(webhook, key, body[key])
@@ -194,6 +196,16 @@ def update_webhook(rt, webhook_id: str, body: dict[str, Any]) -> Webhook:
                 fail_pending(session, webhook.id, "webhook deactivated before delivery")
         webhook.updated_at = utcnow()
     return webhook
+
+
+def revealed(rt, webhooks: list[Webhook]) -> list[Webhook]:
+    """The webhooks with their secrets readable (``secret``): only for a document that shows a
+    webhook's secret with it (seed 003), and only for the webhooks registered through it."""
+    for webhook in webhooks:
+        webhook.secret = (
+            unseal(rt.settings, webhook.secret_ciphertext) if webhook.secret_ciphertext else None
+        )
+    return webhooks
 
 
 def delete_webhook(rt, webhook_id: str, profile: str | None = None) -> None:

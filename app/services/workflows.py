@@ -23,13 +23,17 @@ SORTABLE = {"name", "created_at", "updated_at", "version"}
 FIRST_LABEL = "1.0.0"
 
 
-def next_label(label: str | None) -> str:
-    """The label of the version after ``label``: its minor number bumped (1.0.0 → 1.1.0);
-    a label that is not ``major.minor[.patch]`` gets ``.1`` appended."""
+def next_label(label: str | None, part: str = "minor") -> str:
+    """The label of the version after ``label``: its minor number bumped (1.0.0 → 1.1.0), or
+    its patch number with ``part="patch"`` (1.0.0 → 1.0.1, seed 003's way); a label that is not
+    ``major.minor[.patch]`` gets ``.1`` appended."""
     if not label:
         return FIRST_LABEL
     parts = label.split("-", 1)[0].split("+", 1)[0].split(".")
     if len(parts) in (2, 3) and all(part.isdigit() for part in parts):
+        if part == "patch":
+            patch = int(parts[2]) + 1 if len(parts) == 3 else 1
+            return f"{parts[0]}.{parts[1]}.{patch}"
         return f"{parts[0]}.{int(parts[1]) + 1}.0"
     return f"{label[:60]}.1"
 
@@ -165,9 +169,10 @@ def _latest(session: Session, workflow: Workflow) -> Workflow:
     ).scalar_one()
 
 
-def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
+def update_workflow(rt, workflow_id: str, body: dict[str, Any], *, bump: str = "minor") -> Workflow:
     """Partial update. Any change to the definition makes a new version, so a version never
-    changes once a run may have used it; name, description and status change in place."""
+    changes once a run may have used it; name, description and status change in place. ``bump``
+    says which part of the version label a new version raises (``minor`` or ``patch``)."""
     with rt.db.transaction() as session:
         current = _latest(session, get_workflow(session, workflow_id))
         if current.status == "deleted":
@@ -196,7 +201,7 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any]) -> Workflow:
                 name=name,
                 description=body.get("description", current.description),
                 version=current.version + 1,
-                version_label=body.get("version_label") or next_label(current.version_label),
+                version_label=body.get("version_label") or next_label(current.version_label, bump),
                 definition=definition,
                 dialect=dag.dialect,
                 status=body.get("status") or "active",

@@ -122,4 +122,10 @@ def test_no_operation_answers_500_or_breaks_its_documented_schema(fenced_app):
         "/api/events",
         "/api/events/subscriptions/{subscription_id}",
     } <= paths
+    assert {
+        "/api/v2/workflows/{workflow_id}",
+        "/api/v2/executions/{execution_id}/tasks",
+        "/api/v2/tasks/{task_execution_id}/retry",
+        "/api/v2/webhooks/test",
+    } <= paths
     assert not problems, "\n\n".join(problems[:20])

@@ -145,7 +145,7 @@ class ExecutionById(MethodView):
     @executions_blp.error(404, "Execution not found")
     def get(self, execution_id):
         """Get Execution Details"""
-        return plans.describe_execution(runtime(), execution_id)
+        return runs.describe_execution(runtime(), execution_id)
 
 
 def _control(path: str, summary: str, schema, call, conflict: str):
@@ -199,7 +199,7 @@ class ExecutionSteps(MethodView):
     @executions_blp.error(404, "Execution not found")
     def get(self, execution_id):
         """Get Execution Steps"""
-        return plans.describe_execution(runtime(), execution_id)
+        return runs.describe_execution(runtime(), execution_id)
 
 
 @executions_blp.route("/<execution_id>/steps/<step_id>")
