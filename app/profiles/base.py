@@ -17,6 +17,7 @@ from marshmallow import Schema, fields, post_load, pre_dump, validate
 
 from app.engine.errors import DomainError, ErrorKind
 from app.models import RunStatus, TaskStatus
+from app.schemas.common import UtcDateTime
 from app.services.pagination import Page, Window
 
 
@@ -211,3 +212,12 @@ def limit_offset_listing(key: str, item: type[Schema], *, counts_first: bool = F
     listing = type(listing.__name__, (listing,), {"from_page": pre_dump(from_page)})
     listing.__module__ = item.__module__  # so the spec names it after the item's profile
     return listing
+
+
+class FirstCreated(UtcDateTime):
+    """When a workflow was first created (``first_created_at``, set by the workflow services),
+    else this version's own time: to clients that know no versions, a new version's time is
+    the workflow's update, not its creation."""
+
+    def get_value(self, obj, attr, accessor=None, default=None):
+        return getattr(obj, "first_created_at", None) or obj.created_at

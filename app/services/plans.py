@@ -57,23 +57,15 @@ def _current(session: Session, plan_id: str) -> Workflow:
     return workflow
 
 
-def _first_created(session: Session, workflow: Workflow) -> datetime:
-    if workflow.version == 1:
-        return workflow.created_at
-    return session.execute(
-        select(Workflow.created_at).where(Workflow.id == workflow.lineage_id)
-    ).scalar_one()
-
-
 def create_plan(rt, plan: dict[str, Any]) -> Plan:
     workflow = workflows.create_workflow(rt, _body(plan), origin=ORIGIN)
-    return Plan(workflow, workflow.created_at)
+    return Plan(workflow, workflow.first_created_at)
 
 
 @transactional
 def get_plan(session: Session, plan_id: str) -> Plan:
     workflow = _current(session, plan_id)
-    return Plan(workflow, _first_created(session, workflow))
+    return Plan(workflow, workflow.first_created_at)
 
 
 @transactional
@@ -95,16 +87,7 @@ def list_plans(
         created_after=created_after,
         created_before=created_before,
     )
-    firsts = dict(
-        session.execute(
-            select(Workflow.id, Workflow.created_at).where(
-                Workflow.id.in_([w.lineage_id for w in page.items])
-            )
-        ).all()
-    )
-    return replace(
-        page, items=[Plan(w, firsts.get(w.lineage_id, w.created_at)) for w in page.items]
-    )
+    return replace(page, items=[Plan(w, w.first_created_at) for w in page.items])
 
 
 def update_plan(rt, plan_id: str, plan: dict[str, Any]) -> Plan:
@@ -114,8 +97,7 @@ def update_plan(rt, plan_id: str, plan: dict[str, Any]) -> Plan:
     body = _body(plan)
     body.setdefault("description", None)
     workflow = workflows.update_workflow(rt, current.id, body)
-    with rt.db.transaction() as session:
-        return Plan(workflow, _first_created(session, workflow))
+    return Plan(workflow, workflow.first_created_at)
 
 
 def delete_plan(rt, plan_id: str) -> None:

@@ -127,7 +127,24 @@ def create_workflow(
             **labels(definition.get("metadata")),
         )
         session.add(workflow)
+    workflow.first_created_at = workflow.created_at
     return workflow
+
+
+def first_created(session: Session, rows: list[Workflow]) -> list[Workflow]:
+    """Each version with ``first_created_at``, when its workflow's first version was created:
+    what clients that know no versions call the workflow's creation time. One query."""
+    later = {w.lineage_id for w in rows if w.version > 1}
+    firsts = dict(
+        session.execute(
+            select(Workflow.id, Workflow.created_at).where(Workflow.id.in_(later))
+        ).all()
+        if later
+        else []
+    )
+    for workflow in rows:
+        workflow.first_created_at = firsts.get(workflow.lineage_id, workflow.created_at)
+    return rows
 
 
 def labels(metadata: Any) -> dict[str, Any]:
@@ -156,7 +173,7 @@ def get_current_workflow(session: Session, workflow_id: str) -> Workflow:
     workflow = _latest(session, get_workflow(session, workflow_id))
     if workflow.status == "deleted":
         raise WorkflowNotFound(workflow_id)
-    return workflow
+    return first_created(session, [workflow])[0]
 
 
 def _latest(session: Session, workflow: Workflow) -> Workflow:
@@ -213,7 +230,9 @@ def update_workflow(rt, workflow_id: str, body: dict[str, Any], *, bump: str = "
                 **labels(definition.get("metadata")),
             )
             session.add(new)
+            new.first_created_at = first_created(session, [current])[0].first_created_at
             return new
+        first_created(session, [current])
         current.name = name
         if body.get("version_label"):
             current.version_label = body["version_label"]
@@ -289,7 +308,9 @@ def list_workflows(
         query = query.where(Workflow.name == name)
     column = getattr(Workflow, sort_by if sort_by in SORTABLE else "created_at")
     query = query.order_by(column.asc() if sort_order == "asc" else column.desc(), Workflow.id)
-    return paginate(session, query, window)
+    page = paginate(session, query, window)
+    first_created(session, page.items)
+    return page
 
 
 @transactional

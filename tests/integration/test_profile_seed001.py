@@ -291,6 +291,9 @@ def test_workflow_create_get_update_delete_as_documented(api):
         "version": "1.1.0",
     }
     assert timestamp(updated.json()["updated_at"]) > timestamp(workflow["updated_at"])
+    assert (
+        updated.json()["created_at"] == workflow["created_at"]
+    )  # the workflow's, not the version's
     assert api.get(f"{API}/workflows/{workflow_id}").json() == updated.json()
 
     # A new definition without a version: the minor number goes up.

@@ -207,6 +207,8 @@ def test_workflow_definitions_as_documented_in_both_versioning_forms(form, reque
     assert updated.status_code == 200, updated.text
     body = updated.json()
     assert body["id"] == workflow_id and body["version"] == "1.0.1"
+    assert body["createdAt"] == workflow["createdAt"]
+    assert timestamp(body["updatedAt"]) > timestamp(workflow["updatedAt"])
     assert body["name"] == "Updated Workflow"
     assert [t["id"] for t in body["tasks"]] == ["task-1", "task-2", "task-3"]
     assert body["synchronizationPoints"][0]["requiredTasks"] == ["task-1", "task-2", "task-3"]

@@ -115,7 +115,7 @@ class WorkflowSummarySchema(Schema):
     name = fields.String()
     description = fields.String(allow_none=True)
     version = fields.String(attribute="version_label", allow_none=True)
-    created_at = UtcDateTime()
+    created_at = base.FirstCreated()
     updated_at = UtcDateTime()
 
 

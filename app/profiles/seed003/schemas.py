@@ -144,7 +144,8 @@ class WorkflowSchema(Schema):
     name = fields.String()
     description = fields.String(allow_none=True)
     version = fields.String(attribute="version_label")
-    createdAt = UtcDateTime(attribute="created_at")  # noqa: N815
+    # When the workflow was first created; an update that makes a new version is its updatedAt.
+    createdAt = base.FirstCreated()  # noqa: N815
     updatedAt = UtcDateTime(attribute="updated_at")  # noqa: N815
     tasks = fields.Function(tasks_of, metadata={"type": "array", "items": {"type": "object"}})
     synchronizationPoints = fields.Function(  # noqa: N815
