@@ -140,6 +140,7 @@ def test_global_stream_sees_two_concurrent_runs(live, server):
     workflow = create_workflow(live, sleep_chain(2, 0.2))
     ready = threading.Event()
     got: list[dict] = []
+    runs: set[str] = set()  # ours; the stream carries every run on this Redis
 
     def listen() -> None:
         ws = Client.connect(f"ws://{server}/ws/events", headers=ADMIN)
@@ -147,7 +148,7 @@ def test_global_stream_sees_two_concurrent_runs(live, server):
         deadline = time.monotonic() + 30
         finished: set[str] = set()
         try:
-            while time.monotonic() < deadline and len(finished) < 2:
+            while time.monotonic() < deadline and not (runs and finished >= runs):
                 raw = ws.receive(timeout=1)
                 if raw:
                     event = json.loads(raw)
@@ -161,9 +162,10 @@ def test_global_stream_sees_two_concurrent_runs(live, server):
     listener.start()
     ready.wait(10)
     time.sleep(0.3)  # the socket is subscribed once the server has accepted it
-    runs = {execute(live, workflow["id"]), execute(live, workflow["id"])}
+    runs.update({execute(live, workflow["id"]), execute(live, workflow["id"])})
     listener.join(40)
-    assert {e["execution_id"] for e in got if e["type"] == "execution_completed"} == runs
+    completed = {e["execution_id"] for e in got if e["type"] == "execution_completed"}
+    assert runs <= completed
     for run_id in runs:
         ids = [int(e["event_id"]) for e in got if e["execution_id"] == run_id]
         # Seed 004's stream: every event of the run but seed 000's second name of a completion.

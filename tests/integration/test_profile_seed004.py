@@ -456,25 +456,27 @@ def test_the_event_stream_carries_every_event_in_the_documents_shape(api, server
     import threading
 
     got: list[dict[str, Any]] = []
+    ours: dict[str, str] = {}  # the execution this test waits for (the stream carries every run)
+
+    def finished(messages) -> bool:
+        last = messages[-1]
+        return last.get("type") == "execution_completed" and last.get("execution_id") == ours.get(
+            "id"
+        )
 
     def listen():
-        got.extend(
-            ws_collect(
-                f"ws://{server}/ws/events",
-                until=lambda got: got[-1].get("type") == "execution_completed",
-                timeout=60,
-            )
-        )
+        got.extend(ws_collect(f"ws://{server}/ws/events", until=finished, timeout=60))
 
     listener = threading.Thread(target=listen)
     listener.start()
     time.sleep(0.5)
     execution_id = create_execution(api)["execution_id"]
+    ours["id"] = execution_id
     start(api, execution_id)
     listener.join(70)
-    ours = [m for m in got if m.get("execution_id") == execution_id]
-    assert ours[0]["type"] == "execution_started" and ours[-1]["type"] == "execution_completed"
-    for message in ours:
+    mine = [m for m in got if m.get("execution_id") == execution_id]
+    assert mine[0]["type"] == "execution_started" and mine[-1]["type"] == "execution_completed"
+    for message in mine:
         assert set(message) == {"event_id", "type", "timestamp", "execution_id", "payload"}
 
 
