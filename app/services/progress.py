@@ -3,9 +3,11 @@ it should finish (``GET /api/v1/runs/{id}/progress``; seed 003 renders the same 
 
 A report is computed when it is read, from the run's task rows and events
 (``app/engine/progress.py``), so it is never stale and the engine keeps nothing for it. The
-engine only says *that* a report changed: ``Work`` calls ``announce`` before it writes a unit's
-events, and a run whose progress those events change gets a ``progress_updated`` event in the
-same transaction, with the two counts one COUNT query gives. Clients fetch the report on it.
+engine only says *that* a report changed: before ``Work`` writes a unit's events, a run whose
+progress they change gets a ``progress_updated`` event in the same transaction, with the done
+and total task counts. Those cost the worker no extra round trip (it counts in the statement
+that takes its run lock, ``lock_run_counting``); elsewhere one COUNT (``task_counts``). Clients
+fetch the report on it.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from app.engine.progress import (
     remaining_seconds,
     waiting_on_agents,
 )
-from app.models import Agent, Event, Run, RunStatus, TaskExecution, Workflow
+from app.models import Agent, Event, Run, RunStatus, TaskExecution, TaskStatus, Workflow
 from app.models.base import as_utc, utcnow
 from app.services.definitions import dag_for
 from app.services.errors import RunNotFound
@@ -147,7 +149,7 @@ def _eta(
     running = [
         (now - f.started_at).total_seconds()
         for f in tasks.values()
-        if f.status == "RUNNING" and f.started_at is not None
+        if f.status == TaskStatus.RUNNING.value and f.started_at is not None
     ]
     durations = Durations(done, _history(session, run, sync), max(running) if running else None)
     remaining = remaining_seconds(dag, tasks, durations, now)
@@ -170,10 +172,11 @@ def _history(session: Session, run: Run, sync: frozenset[str]) -> dict[str, list
     for row in session.execute(
         select(TaskExecution.task_id, TaskExecution.started_at, TaskExecution.completed_at).where(
             TaskExecution.run_id.in_(recent.scalar_subquery()),
-            TaskExecution.status == "COMPLETED",
+            TaskExecution.status == TaskStatus.COMPLETED.value,
         )
     ):
-        fact = TaskFact(row.task_id, "COMPLETED", as_utc(row.started_at), as_utc(row.completed_at))
+        completed = TaskStatus.COMPLETED.value
+        fact = TaskFact(row.task_id, completed, as_utc(row.started_at), as_utc(row.completed_at))
         if row.task_id not in sync and fact.seconds is not None:
             found.setdefault(row.task_id, []).append(fact.seconds)
     return found
@@ -244,7 +247,7 @@ def changed_runs(events: Sequence[Event]) -> dict[str, int]:
     return where
 
 
-# Built once: this runs after every task, and building a statement costs more than running it.
+# Statements built once: they run after every task, and building one costs more than running it.
 _IS_DONE = or_(*(TaskExecution.status == status for status in sorted(DONE)))
 _DONE_ROWS = (
     select(func.count())
@@ -262,8 +265,6 @@ _COUNT_DONE_AMONG = (
         _IS_DONE,
     )
 )
-
-
 _DONE_OUTSIDE = (
     select(func.count())
     .select_from(TaskExecution)
