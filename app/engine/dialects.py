@@ -40,17 +40,6 @@ PLAN_TYPES = {
 }
 
 
-def sync_point_ids(doc: Mapping[str, Any]) -> set[str]:
-    """The ids of a task-list definition's synchronization points (each runs as a no-op task
-    after its ``requiredTasks``): milestones, not tasks, to the clients that wrote them."""
-    points = doc.get("synchronizationPoints") if isinstance(doc, Mapping) else None
-    return {
-        str(point.get("id") or f"sync-{index + 1}")
-        for index, point in enumerate(points if isinstance(points, list) else [])
-        if isinstance(point, Mapping)
-    }
-
-
 def detect_dialect(doc: Mapping[str, Any]) -> str | None:
     steps, tasks = doc.get("steps"), doc.get("tasks")
     if isinstance(steps, Mapping) or "start_step" in doc:

@@ -11,11 +11,10 @@ from sqlalchemy.orm import Session
 from app.engine import parameters
 from app.engine.compiler import build_plan
 from app.engine.dag import Dag
-from app.engine.dialects import sync_point_ids
 from app.engine.validation import InvalidInput, validate_input
 from app.models import Event, Run, RunState, RunStatus, TaskExecution, Workflow
 from app.models.base import new_id, utcnow
-from app.services.definitions import validate_definition
+from app.services.definitions import dag_for, validate_definition
 from app.services.dispatch import submit_generation
 from app.services.errors import (
     InvalidRequest,
@@ -264,17 +263,21 @@ def describe_run(session: Session, run_id: str) -> RunDetail:
 
 
 class Execution(NamedTuple):
-    """A run, the workflow version it runs, and its task rows in definition order."""
+    """A run, the workflow version it runs, its task rows in definition order, and which of
+    them are synchronization points (milestones, not tasks, to seed 003's clients)."""
 
     run: Run
     workflow: Workflow
     steps: list[TaskExecution]
+    sync_points: frozenset[str]
 
 
-@transactional
-def describe_execution(session: Session, run_id: str) -> Execution:
-    run, steps = describe_run(session, run_id)
-    return Execution(run, session.get(Workflow, run.workflow_definition_id), steps)
+def describe_execution(rt, run_id: str) -> Execution:
+    with rt.db.transaction() as session:
+        run, steps = describe_run(session, run_id)
+        dag = dag_for(session, rt.settings, run.workflow_definition_id)
+        workflow = session.get(Workflow, run.workflow_definition_id)
+        return Execution(run, workflow, steps, dag.synchronization_points)
 
 
 @transactional
@@ -286,22 +289,19 @@ def get_task_execution(session: Session, task_execution_id: str) -> TaskExecutio
     return row
 
 
-@transactional
 def list_task_executions(
-    session: Session, run_id: str, *, window: Window, statuses: list[str] | None = None
+    rt, run_id: str, *, window: Window, statuses: list[str] | None = None
 ) -> Page:
     """A run's task rows in definition order, without synchronization points (milestones)."""
-    run = get_run(session, run_id)
-    definition = session.execute(
-        select(Workflow.definition).where(Workflow.id == run.workflow_definition_id)
-    ).scalar_one()
-    query = select(TaskExecution).where(TaskExecution.run_id == run_id)
-    hidden = sync_point_ids(definition)
-    if hidden:
-        query = query.where(TaskExecution.task_id.not_in(hidden))
-    if statuses is not None:
-        query = query.where(TaskExecution.status.in_(statuses))
-    return paginate(session, query.order_by(TaskExecution.position), window)
+    with rt.db.transaction() as session:
+        run = get_run(session, run_id)
+        hidden = dag_for(session, rt.settings, run.workflow_definition_id).synchronization_points
+        query = select(TaskExecution).where(TaskExecution.run_id == run_id)
+        if hidden:
+            query = query.where(TaskExecution.task_id.not_in(hidden))
+        if statuses is not None:
+            query = query.where(TaskExecution.status.in_(statuses))
+        return paginate(session, query.order_by(TaskExecution.position), window)
 
 
 @transactional

@@ -7,7 +7,6 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, pre_dump, validate
 
-from app.engine.dialects import sync_point_ids
 from app.models import TaskStatus
 from app.models.base import as_utc
 from app.profiles import base
@@ -180,10 +179,6 @@ class ExecutionBodySchema(Schema):
         return data
 
 
-def sync_ids(workflow) -> set[str]:
-    return sync_point_ids(workflow.definition)
-
-
 class TaskExecutionSchema(Schema):
     """From a task row."""
 
@@ -209,7 +204,7 @@ def _result(output: Any) -> Any:
 def context_of(execution) -> dict[str, Any]:
     """The execution's context: the initial context and each completed task's result
     (``<task>-result``), as a JSON string; its ``version`` goes up with each result written."""
-    skip = sync_ids(execution.workflow)
+    skip = execution.sync_points
     done = [
         s
         for s in execution.steps
@@ -253,7 +248,7 @@ class ExecutionSchema(Schema):
     @pre_dump
     def unfold(self, execution, **_kwargs) -> dict[str, Any]:
         """Sync points are milestones, not task executions; the context is computed."""
-        skip = sync_ids(execution.workflow)
+        skip = execution.sync_points
         return {
             "run": execution.run,
             "workflow": execution.workflow,
