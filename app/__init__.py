@@ -52,8 +52,11 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     rt = runtime or Runtime.build(settings)
     init_runtime(app, rt)
     app.extensions["harmonia_hub"] = Hub(settings.redis_url)
-    # Protocol-level pings keep idle WebSockets open through proxies.
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {"ping_interval": 20})
+    # Protocol-level pings keep idle WebSockets open through proxies. A client that offers
+    # GraphQL's subprotocol gets it (only /graphql speaks it; the others ignore it).
+    app.config.setdefault(
+        "SOCK_SERVER_OPTIONS", {"ping_interval": 20, "subprotocols": ["graphql-transport-ws"]}
+    )
     profiles()  # imports every profile, whose WebSocket routes are among them
     api = HarmoniaApi(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})
     sock.init_app(app)

@@ -95,16 +95,16 @@ def _title(status: int) -> str:
     return HTTP_STATUS_CODES.get(status, "Error")
 
 
-def _flatten(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
+def field_errors(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
     """webargs/marshmallow messages → ``[{field, message, type}]`` with dotted paths."""
     out: list[dict[str, Any]] = []
     if isinstance(messages, dict):
         for key, value in messages.items():
             if key in ("json", "query", "path", "form", "headers") and not prefix:
-                out.extend(_flatten(value, ""))
+                out.extend(field_errors(value, ""))
                 continue
             path = f"{prefix}.{key}" if prefix else str(key)
-            out.extend(_flatten(value, path))
+            out.extend(field_errors(value, path))
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         for message in messages:
             kind = (
@@ -115,7 +115,7 @@ def _flatten(messages: Any, prefix: str = "") -> list[dict[str, Any]]:
             out.append({"field": prefix or "body", "message": message, "type": kind})
     elif isinstance(messages, list):
         for index, value in enumerate(messages):
-            out.extend(_flatten(value, f"{prefix}[{index}]"))
+            out.extend(field_errors(value, f"{prefix}[{index}]"))
     else:
         out.append({"field": prefix or "body", "message": str(messages), "type": "invalid"})
     return out
@@ -211,7 +211,7 @@ def register_error_handlers(app: Flask) -> None:
         data = getattr(exc, "data", None) or {}
         messages = data.get("messages")
         if messages:
-            errors = _flatten(messages)
+            errors = field_errors(messages)
             detail = "Validation failed: " + "; ".join(
                 f"{e['field']}: {e['message']}" for e in errors[:5]
             )

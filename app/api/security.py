@@ -44,12 +44,12 @@ WEBSOCKETS = "__flask_sock"  # flask-sock's blueprint: its routes take ``?api_ke
 
 NO_STORE = {"auth", "login", "003 login"}  # answers that carry keys or tokens
 HTML_HEADERS = {
-    # The docs pages load only their bundled scripts; Swagger UI and ReDoc style inline and
-    # ReDoc starts a worker from a blob.
+    # The docs pages load only their bundled scripts; Swagger UI and ReDoc style inline,
+    # ReDoc starts a worker from a blob, GraphiQL's stylesheet embeds its fonts.
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; worker-src 'self' blob:; frame-ancestors 'none'; "
-        "base-uri 'none'; form-action 'none'"
+        "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
     ),
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",

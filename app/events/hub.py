@@ -29,9 +29,12 @@ DEFAULT_BUFFER = 1000
 
 
 class Subscription:
-    def __init__(self, hub: Hub, key: str, buffer: int):
+    def __init__(self, hub: Hub, key: str, buffer: int, wake: threading.Event | None = None):
         self.hub = hub
         self.key = key
+        # Set on each event: one thread can wait for any of several subscriptions (a GraphQL
+        # socket carries many operations).
+        self.wake = wake
         # (event, its JSON text): the text is encoded once per process, not once per client.
         self.events: queue.Queue[tuple[dict[str, Any], str]] = queue.Queue(maxsize=buffer)
         self.overflowed = False
@@ -41,6 +44,8 @@ class Subscription:
             self.events.put_nowait(item)
         except queue.Full:
             self.overflowed = True
+        if self.wake is not None:
+            self.wake.set()
 
     def get(self, timeout: float) -> tuple[dict[str, Any], str] | None:
         try:
@@ -65,10 +70,11 @@ class Hub:
         # reach it, so a stream that sees the count change reads what it missed from the table.
         self.epoch = 0
 
-    def subscribe(self, key: str | None) -> Subscription:
-        """Events of one run or one invocation (by its id), or of everything (``None``)."""
+    def subscribe(self, key: str | None, wake: threading.Event | None = None) -> Subscription:
+        """Events of one run or one invocation (by its id), or of everything (``None``);
+        ``wake`` is set whenever one arrives."""
         self._ensure_listening()
-        subscription = Subscription(self, key or ALL, self.buffer)
+        subscription = Subscription(self, key or ALL, self.buffer, wake)
         with self._lock:
             self._subscriptions.setdefault(subscription.key, set()).add(subscription)
         metrics.stream_opened()  # one subscription per WebSocket or SSE client

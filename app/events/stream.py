@@ -109,12 +109,13 @@ class EventStream:
         idle: float = 15.0,
         *,
         invocation_id: str | None = None,
+        wake=None,
     ):
         self.rt = rt
         self.hub = hub
         self.scope = Scope(run_id, invocation_id)
         self.idle = idle
-        self.subscription = hub.subscribe(self.scope.key)
+        self.subscription = hub.subscribe(self.scope.key, wake)
         self.epoch = hub.epoch
         self.sent: set[int] = set()
         self.last_id = after or 0

@@ -24,8 +24,9 @@ from app.profiles.base import Profile
 
 def profiles() -> tuple[Profile, ...]:
     from app.profiles import seed000, seed001, seed003, seed004
+    from app.profiles.seed003 import graphql
 
-    return (seed001.PROFILE, seed000.PROFILE, seed003.PROFILE, seed004.PROFILE)
+    return (seed001.PROFILE, seed000.PROFILE, seed003.PROFILE, graphql.PROFILE, seed004.PROFILE)
 
 
 def register_profiles(app: Flask, api, limiter, settings) -> None:

@@ -139,7 +139,7 @@ class Profile:
     # Paths it answers for when no route matched (an unknown URL under its prefix).
     prefixes: tuple[str, ...]
     blueprints: tuple[Any, ...] = ()  # flask-smorest: in the OpenAPI spec
-    streams: tuple[Any, ...] = ()  # plain Flask blueprints (SSE)
+    streams: tuple[Any, ...] = ()  # plain Flask blueprints (SSE, GraphQL): not in the spec
     logins: tuple[Any, ...] = ()  # of its blueprints, those rate-limited like a login
 
     @property

@@ -83,3 +83,8 @@ def dag_for(session: Session, settings, workflow_id: str) -> Dag:
         ).scalar_one()
 
     return dag_cache.get(workflow_id, load, settings.component_aliases)
+
+
+def dag_of(settings, workflow: Workflow) -> Dag:
+    """The DAG of a workflow version already read (cached as ``dag_for`` caches it)."""
+    return dag_cache.get(workflow.id, lambda: workflow.definition, settings.component_aliases)

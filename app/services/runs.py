@@ -281,6 +281,30 @@ def describe_execution(rt, run_id: str) -> Execution:
 
 
 @transactional
+def steps_by_run(session: Session, run_ids: list[str]) -> dict[str, list[TaskExecution]]:
+    """The task rows of many runs in one query, each run's in definition order."""
+    found: dict[str, list[TaskExecution]] = {run_id: [] for run_id in run_ids}
+    if run_ids:
+        rows = session.execute(
+            select(TaskExecution)
+            .where(TaskExecution.run_id.in_(run_ids))
+            .order_by(TaskExecution.run_id, TaskExecution.position)
+        ).scalars()
+        for row in rows:
+            found[row.run_id].append(row)
+    return found
+
+
+@transactional
+def runs_by_id(session: Session, run_ids: list[str]) -> dict[str, Run]:
+    """Many runs in one query (an unknown id is left out)."""
+    if not run_ids:
+        return {}
+    rows = session.execute(select(Run).where(Run.id.in_(run_ids))).scalars()
+    return {run.id: run for run in rows}
+
+
+@transactional
 def get_task_execution(session: Session, task_execution_id: str) -> TaskExecution:
     """A task row by its own id (seed 003 addresses task executions so)."""
     row = session.get(TaskExecution, task_execution_id)

@@ -147,6 +147,16 @@ def first_created(session: Session, rows: list[Workflow]) -> list[Workflow]:
     return rows
 
 
+@transactional
+def versions_by_id(session: Session, version_ids: list[str]) -> dict[str, Workflow]:
+    """Many workflow versions in one query (two when some are later versions: their first
+    versions' creation times), each with ``first_created_at``."""
+    if not version_ids:
+        return {}
+    rows = session.execute(select(Workflow).where(Workflow.id.in_(version_ids))).scalars().all()
+    return {workflow.id: workflow for workflow in first_created(session, list(rows))}
+
+
 def labels(metadata: Any) -> dict[str, Any]:
     """``tags`` and ``created_by`` from seed 004's ``metadata``, as stored for filtering."""
     metadata = metadata if isinstance(metadata, dict) else {}

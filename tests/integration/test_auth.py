@@ -123,8 +123,12 @@ def profile_owning(app, path: str):
 def test_every_route_in_the_app_is_guarded(app, anonymous):
     """No route is forgotten: each rule answers 401 to an anonymous request unless the policy
     names it open, and the policy's open list is exactly what answers without credentials."""
-    open_routes = set()
+    open_routes, open_sockets = set(), set()
     for rule in app.url_map.iter_rules():
+        if rule.websocket and route_role(app, rule.endpoint, "GET") is None:
+            # Authenticated inside its protocol (GraphQL's connection_init: test_graphql.py).
+            open_sockets.add(rule.rule)
+            continue
         path = rule.rule
         for name in rule.arguments:
             path = path.replace(f"<{name}>", "1").replace(f"<int:{name}>", "1")
@@ -149,6 +153,7 @@ def test_every_route_in_the_app_is_guarded(app, anonymous):
         "/static/<path:filename>",
         "/docs/assets/<path:filename>",
     }
+    assert open_sockets == {"/graphql"}
 
 
 def test_the_policy_needs_admin_for_identities_and_agents_and_operator_for_changes(app):

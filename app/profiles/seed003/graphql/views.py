@@ -1,0 +1,54 @@
+"""``/graphql`` over HTTP: ``POST`` runs a query or a mutation; ``GET`` serves the GraphiQL IDE
+(its assets bundled in ``app/static/graphiql/``), open or authenticated as the REST docs are.
+
+A request the server cannot read, or an operation that does not parse or that the schema or the
+limits refuse, answers 400 (as Apollo Server does); an operation that ran answers 200, with
+``errors`` beside ``data`` for the fields that failed. Failures before any operation runs (no
+credential: 401, a role that may not read: 403, a body too large: 413) are GraphQL-shaped too.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, render_template, request
+
+from app.api.operations import Operation, operation
+from app.extensions import runtime
+from app.profiles.seed003.graphql import executor
+from app.profiles.seed003.graphql.context import Context
+from app.profiles.seed003.graphql.errors import error
+
+PATH = "/graphql"
+blueprint = Blueprint("003 graphql", __name__)
+
+
+def _refuse(message: str, status: int = 400, **headers):
+    response = jsonify({"errors": [error(message, "BAD_REQUEST")]})
+    response.headers.update(headers)
+    return response, status
+
+
+@blueprint.post(PATH)
+@operation(Operation.READ)  # each mutation field checks its own operation (resolvers.needs)
+def execute():
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _refuse(
+            'Send a JSON object {"query": …, "variables": {…}, "operationName": …} '
+            "with Content-Type: application/json"
+        )
+    if not isinstance(data.get("query"), str):
+        return _refuse("The body's 'query' must be a GraphQL document as a string")
+    if data.get("variables") is not None and not isinstance(data["variables"], dict):
+        return _refuse("The body's 'variables' must be a JSON object")
+    _ok, result = executor.run(Context(runtime(), g.identity), data)
+    return jsonify(result), 200 if "data" in result else 400
+
+
+@blueprint.get(PATH)
+@operation(Operation.DOCS)
+def ide():
+    if "query" in request.args:
+        return _refuse(
+            "Queries are sent with POST (GET /graphql serves the GraphiQL IDE)", 405, Allow="POST"
+        )
+    return render_template("graphiql.html", endpoint=PATH)
