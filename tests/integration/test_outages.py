@@ -40,6 +40,16 @@ def test_writes_and_reads_answer_503_naming_the_database(no_database, method, pa
     assert int(response.headers["Retry-After"]) >= 5
 
 
+def test_graphql_answers_503_in_its_own_shape(no_database):
+    response = no_database.post("/graphql", json={"query": "{ workflowDefinitions { total } }"})
+    assert response.status_code == 503, response.get_json()
+    (problem,) = response.get_json()["errors"]
+    assert problem["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+    assert problem["message"].startswith("A backing service is unavailable")
+    assert problem["path"] == ["workflowDefinitions"]
+    assert int(response.headers["Retry-After"]) >= 5
+
+
 def test_readiness_names_the_database_and_recovers_without_a_restart(no_database, client, worker):
     down = no_database.get("/health/ready")
     assert down.status_code == 503

@@ -6,6 +6,8 @@
   says the status REST would have answered, ``extensions.fields`` which input fields are wrong.
 - A query that does not parse is ``GRAPHQL_PARSE_FAILED``; one the schema or the limits refuse,
   ``GRAPHQL_VALIDATION_FAILED``.
+- The database or Redis being down is ``SERVICE_UNAVAILABLE`` (the whole answer 503 with
+  ``Retry-After`` when nothing could be read).
 - Anything else is ``INTERNAL_SERVER_ERROR`` with a fixed message: logged here with its
   traceback, never shown to the client.
 
@@ -20,6 +22,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from app.api.errors import DATABASE_DOWN, REDIS_DOWN
 from app.engine.errors import DomainError, ErrorKind
 from app.profiles.base import ErrorFormat, Failure
 from app.schemas.common import ApiErrorSchema
@@ -48,7 +51,18 @@ STATUSES = {
     ErrorKind.UNAUTHENTICATED: 401,
     ErrorKind.FORBIDDEN: 403,
 }
-BY_STATUS = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}
+BY_STATUS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_SERVER_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL = "Internal server error"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
@@ -69,6 +83,10 @@ def format_error(exc: GraphQLError, debug: bool = False) -> dict[str, Any]:
         if original.errors:
             extensions["fields"] = original.errors
         formatted["message"] = original.detail
+    elif isinstance(original, DATABASE_DOWN + REDIS_DOWN):
+        log.warning("GraphQL: a backing service is unavailable: %s", original)
+        formatted["message"] = "A backing service is unavailable; retry in a few seconds."
+        extensions = {"code": UNAVAILABLE}
     elif original is not None and not isinstance(original, GraphQLError):
         log.error("GraphQL resolver failed", exc_info=original)
         formatted["message"] = INTERNAL

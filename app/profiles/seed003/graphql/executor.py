@@ -18,14 +18,12 @@ from graphql import (
     OperationType,
     execute,
     get_operation_ast,
-    validate,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
-from graphql.validation import specified_rules
 
 from app.profiles.seed003.graphql.context import Context
 from app.profiles.seed003.graphql.errors import format_error
-from app.profiles.seed003.graphql.limits import parse_query, rules
+from app.profiles.seed003.graphql.limits import parse_query, rules, validate
 from app.profiles.seed003.graphql.resolvers import BINDABLES
 from app.profiles.seed003.graphql.subscriptions import Source
 
@@ -51,6 +49,7 @@ def run(context: Context, data: Any) -> tuple[bool, dict[str, Any]]:
         data,
         context_value=context,
         query_parser=parse_query,
+        query_validator=validate,
         validation_rules=lambda _context, _document, data: rules(data.get("variables")),
         error_formatter=format_error,
         logger=log,
@@ -86,7 +85,7 @@ def prepare(data: dict[str, Any]) -> Operation | list[dict[str, Any]]:
         document = parse_query(None, data)
     except GraphQLError as exc:
         return [format_error(exc)]
-    errors = validate(SCHEMA, document, [*specified_rules, *rules(variables)])
+    errors = validate(SCHEMA, document, rules(variables))
     if errors:
         return [format_error(exc) for exc in errors]
     definition = get_operation_ast(document, name)

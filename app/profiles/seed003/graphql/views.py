@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, render_template, request
 
+from app.api.errors import RETRY_AFTER_SECONDS
 from app.api.operations import Operation, operation
 from app.extensions import runtime
 from app.profiles.seed003.graphql import executor
 from app.profiles.seed003.graphql.context import Context
-from app.profiles.seed003.graphql.errors import error
+from app.profiles.seed003.graphql.errors import UNAVAILABLE, error
 
 PATH = "/graphql"
 blueprint = Blueprint("003 graphql", __name__)
@@ -41,7 +42,12 @@ def execute():
     if data.get("variables") is not None and not isinstance(data["variables"], dict):
         return _refuse("The body's 'variables' must be a JSON object")
     _ok, result = executor.run(Context(runtime(), g.identity), data)
-    return jsonify(result), 200 if "data" in result else 400
+    if "data" not in result:
+        return jsonify(result), 400
+    codes = {e.get("extensions", {}).get("code") for e in result.get("errors", ())}
+    if result["data"] is None and UNAVAILABLE in codes:
+        return jsonify(result), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return jsonify(result), 200
 
 
 @blueprint.get(PATH)
