@@ -54,8 +54,14 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     app.extensions["harmonia_hub"] = Hub(settings.redis_url)
     # Protocol-level pings keep idle WebSockets open through proxies. A client that offers
     # GraphQL's subprotocol gets it (only /graphql speaks it; the others ignore it).
+    # A message larger than a request body may be closes the socket (1009).
     app.config.setdefault(
-        "SOCK_SERVER_OPTIONS", {"ping_interval": 20, "subprotocols": ["graphql-transport-ws"]}
+        "SOCK_SERVER_OPTIONS",
+        {
+            "ping_interval": 20,
+            "subprotocols": ["graphql-transport-ws"],
+            "max_message_size": settings.max_request_bytes,
+        },
     )
     profiles()  # imports every profile, whose WebSocket routes are among them
     api = HarmoniaApi(app, spec_kwargs={"info": {"description": API_DESCRIPTION}})

@@ -4,17 +4,18 @@ the error format."""
 
 from __future__ import annotations
 
-from graphql import GraphQLError, parse
+from graphql import GraphQLError
 
 from app.profiles.seed003.graphql.context import Batch
 from app.profiles.seed003.graphql.errors import format_error
-from app.profiles.seed003.graphql.executor import SCHEMA
-from app.profiles.seed003.graphql.limits import rules, validate
+from app.profiles.seed003.graphql.executor import prepare
 from app.services.errors import InvalidRequest, RunNotFound
 
 
 def problems(query: str, variables: dict | None = None) -> list[str]:
-    return [e.message for e in validate(SCHEMA, parse(query), rules(variables))]
+    """What ``prepare`` (HTTP's and the socket's way in) refuses the operation for."""
+    prepared = prepare({"query": query, "variables": variables})
+    return [e["message"] for e in prepared] if isinstance(prepared, list) else []
 
 
 def test_depth_counts_fragments_where_they_are_used_and_not_introspection():
@@ -43,6 +44,15 @@ def test_cost_follows_the_limit_given_in_variables():
     query = "query($n: Int!) { workflowExecutions(limit: $n) { items { taskExecutions { id } } } }"
     assert problems(query, {"n": 10}) == []
     assert any("maximum cost of 1000" in p for p in problems(query, {"n": 100}))
+
+
+def test_variables_are_checked_before_the_limits_read_them():
+    query = "query($n: Int!) { workflowExecutions(limit: $n) { total } }"
+    for variables in ({}, {"n": None}, {"n": "many"}):
+        (problem,) = prepare({"query": query, "variables": variables})
+        assert problem["message"].startswith("Variable '$n'"), problem
+        assert problem["extensions"] == {"code": "BAD_USER_INPUT"}
+        assert problem["locations"] == [{"line": 1, "column": 7}]
 
 
 def test_a_batch_reads_every_expected_key_in_one_fetch():

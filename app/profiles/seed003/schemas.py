@@ -232,13 +232,21 @@ class ContextSchema(Schema):
     updatedAt = UtcDateTime()  # noqa: N815
 
 
+def start_time(run):
+    """When the run started; a run sent to the workers reads ``RUNNING`` before a worker has
+    picked it up, and then (as the document's answer to a start shows) started when accepted."""
+    if run.started_at is None and WORDS.run_status(run.status) == "RUNNING":
+        return run.created_at
+    return run.started_at
+
+
 class ExecutionSchema(Schema):
     """From an ``Execution`` (run, workflow version, task rows)."""
 
     id = fields.String(attribute="run.id")
     workflowDefinitionId = fields.String(attribute="workflow.lineage_id")  # noqa: N815
     status = RunStatusWord(attribute="run.status")
-    startTime = UtcDateTime(attribute="run.started_at", allow_none=True)  # noqa: N815
+    startTime = UtcDateTime(attribute="run_start", allow_none=True)  # noqa: N815
     endTime = UtcDateTime(attribute="run.completed_at", allow_none=True)  # noqa: N815
     taskExecutions = fields.List(  # noqa: N815
         fields.Nested(TaskExecutionSchema), attribute="tasks"
@@ -251,6 +259,7 @@ class ExecutionSchema(Schema):
         skip = execution.sync_points
         return {
             "run": execution.run,
+            "run_start": start_time(execution.run),
             "workflow": execution.workflow,
             "tasks": [s for s in execution.steps if s.task_id not in skip],
             "context": context_of(execution),

@@ -1,7 +1,8 @@
-"""The executable schema (``schema.graphql`` + ``resolvers.py``, bound by ariadne) and the three
-ways an operation runs: a query or mutation at once (``run``), and a subscription as a source
-(``source``) whose updates are each rendered like a query on what it yielded (``render``: the
-spec's MapSourceToResponseEvent, done synchronously so a socket needs no event loop)."""
+"""The executable schema (``schema.graphql`` + ``resolvers.py``, bound by ariadne), one way to
+accept an operation from HTTP or a socket (``prepare``), and the ways it runs: a query or
+mutation at once (``run``), and a subscription as a source (``source``) whose updates are each
+rendered like a query on what it yielded (``render``: the spec's MapSourceToResponseEvent, done
+synchronously so a socket needs no event loop)."""
 
 from __future__ import annotations
 
@@ -41,72 +42,89 @@ SDL = Path(__file__).with_name("schema.graphql")
 SCHEMA = make_executable_schema(load_schema_from_path(str(SDL)), *BINDABLES)
 
 
-def run(context: Context, data: Any) -> tuple[bool, dict[str, Any]]:
-    """A query or a mutation: ``(succeeded, result)``; a subscription is refused (it needs the
-    WebSocket)."""
-    return graphql_sync(
-        SCHEMA,
-        data,
-        context_value=context,
-        query_parser=parse_query,
-        query_validator=validate,
-        validation_rules=lambda _context, _document, data: rules(data.get("variables")),
-        error_formatter=format_error,
-        logger=log,
-    )
-
-
 class Operation(NamedTuple):
-    """A parsed and validated operation sent over the socket."""
+    """A request's operation, parsed, validated, its variables checked, within the limits."""
 
+    data: dict[str, Any]  # as sent: query, variables, operationName
     document: DocumentNode
     definition: OperationDefinitionNode
-    variables: dict[str, Any] | None
-    name: str | None
+
+    @property
+    def variables(self) -> dict[str, Any] | None:
+        return self.data.get("variables")
+
+    @property
+    def name(self) -> str | None:
+        return self.data.get("operationName")
 
     @property
     def is_subscription(self) -> bool:
         return self.definition.operation == OperationType.SUBSCRIPTION
 
 
-def prepare(data: dict[str, Any]) -> Operation | list[dict[str, Any]]:
-    """The operation of a socket's ``subscribe`` message, or its errors (formatted)."""
+def _refused(message: str, code: str = "BAD_REQUEST") -> list[dict[str, Any]]:
+    return [format_error(GraphQLError(message, extensions={"code": code}))]
+
+
+def prepare(data: Any) -> Operation | list[dict[str, Any]]:
+    """A request's operation, or its errors (formatted) when it cannot run: the request errors
+    of GraphQL over HTTP (a 400) and of a socket's ``subscribe``. In order: the request's
+    shape, parsing (within ``MAX_TOKENS``), the spec's validation, which operation, its
+    variables against their types, then the limits (which read the variables' values)."""
+    if not isinstance(data, dict):
+        return _refused("Send a JSON object {query, variables, operationName}")
     query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
-    problems = []
     if not isinstance(query, str) or not query.strip():
-        problems.append("payload.query must be a non-empty string")
+        return _refused("'query' must be a GraphQL document, as a non-empty string")
     if variables is not None and not isinstance(variables, dict):
-        problems.append("payload.variables must be an object")
+        return _refused("'variables' must be a JSON object")
     if name is not None and not isinstance(name, str):
-        problems.append("payload.operationName must be a string")
-    if problems:
-        return [format_error(GraphQLError(p, extensions={"code": "BAD_REQUEST"})) for p in problems]
+        return _refused("'operationName' must be a string")
     try:
         document = parse_query(None, data)
     except GraphQLError as exc:
         return [format_error(exc)]
-    errors = validate(SCHEMA, document, rules(variables))
+    errors = validate(SCHEMA, document)
     if errors:
         return [format_error(exc) for exc in errors]
     definition = get_operation_ast(document, name)
     if definition is None:
-        message = f"Unknown operation named '{name}'." if name else "Must provide operation name."
-        return [format_error(GraphQLError(message, extensions={"code": "BAD_REQUEST"}))]
-    return Operation(document, definition, variables, name)
+        return _refused(f"No operation named '{name}'" if name else "Name the operation to run")
+    coerced = get_variable_values(SCHEMA, definition.variable_definitions or (), variables or {})
+    if isinstance(coerced, list):
+        for exc in coerced:
+            exc.extensions = {"code": "BAD_USER_INPUT", **(exc.extensions or {})}
+        return [format_error(exc) for exc in coerced]
+    errors = validate(SCHEMA, document, rules(variables or {}), spec=False)
+    if errors:
+        return [format_error(exc) for exc in errors]
+    return Operation(data, document, definition)
+
+
+def run(context: Context, operation: Operation) -> dict[str, Any]:
+    """A prepared query or mutation: its result (``data``, and ``errors`` if any)."""
+    _ok, result = graphql_sync(
+        SCHEMA,
+        operation.data,
+        context_value=context,
+        query_document=operation.document,
+        query_validator=lambda *_args, **_kwargs: [],  # prepared: validated already
+        error_formatter=format_error,
+        logger=log,
+    )
+    return result
 
 
 def source(operation: Operation, context: Context) -> Source:
     """What a subscription watches: its one root field's source resolver, with its arguments
-    coerced as the spec's CreateSourceEventStream does. Raises ``GraphQLError`` (formatted by
-    the caller) for bad variables, and the resolver's own errors (a run that does not exist)."""
+    coerced as the spec's CreateSourceEventStream does (``prepare`` checked the variables).
+    Raises the resolver's errors (a run that does not exist)."""
     field = operation.definition.selection_set.selections[0]
     if not isinstance(field, FieldNode):
         raise GraphQLError("A subscription must select its field directly, not in a fragment.")
     variables = get_variable_values(
         SCHEMA, operation.definition.variable_definitions or (), operation.variables or {}
     )
-    if isinstance(variables, list):
-        raise variables[0]
     definition = SCHEMA.subscription_type.fields[field.name.value]
     arguments = get_argument_values(definition, field, variables)
     return definition.subscribe(None, None, **arguments)

@@ -82,7 +82,7 @@ COSTS: dict[str, dict[str, Any]] = {
 
 
 def parse_query(_context, data: dict[str, Any]):
-    """ariadne's ``query_parser``: the document, or a parse error past ``MAX_TOKENS``."""
+    """The document, or a parse error past ``MAX_TOKENS``."""
     return parse(data["query"], max_tokens=MAX_TOKENS)
 
 
@@ -158,9 +158,8 @@ def rules(variables: dict[str, Any] | None) -> list:
     return [QueryShape, cost_validator(MAX_COST, variables=variables, cost_map=COSTS)]
 
 
-def validate(schema, document, rules=(), max_errors=None, **_kwargs) -> list[GraphQLError]:
-    """ariadne's ``query_validator``: the spec's rules first, then the limits, only on a document
-    the spec accepts (the cost analysis would follow a fragment cycle round and round)."""
-    ours = [rule for rule in rules if rule not in specified_rules]
-    errors = validate_document(schema, document, specified_rules, max_errors=max_errors)
-    return errors or validate_document(schema, document, ours, max_errors=max_errors)
+def validate(schema, document, rules=(), *, spec: bool = True) -> list[GraphQLError]:
+    """The spec's rules, or (``spec=False``) the limits ``rules`` gives. The limits run only on
+    a document the spec accepts, with its variables checked: the cost analysis would follow a
+    fragment cycle round and round, and it reads the values of ``limit``."""
+    return validate_document(schema, document, specified_rules if spec else list(rules))

@@ -235,7 +235,7 @@ def resolve_execution_status(run, _info):
 
 @execution.field("startTime")
 def resolve_execution_start(run, _info):
-    return run.started_at
+    return s.start_time(run)
 
 
 @execution.field("endTime")

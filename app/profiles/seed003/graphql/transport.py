@@ -127,6 +127,11 @@ class Connection:
                         self.wake.wait(POLL)
         except Close as closing:
             self.ws.close(closing.code, closing.reason)
+        except ConnectionClosed:
+            raise
+        except Exception:  # e.g. the database gone while reading events: say so, then close
+            log.exception("GraphQL socket failed")
+            self.ws.close(1011, "Internal error; reconnect and subscribe again")
         finally:
             for subscribed in self.live.values():
                 subscribed.watch.close()
@@ -184,7 +189,7 @@ class Connection:
             self.send({"id": op_id, "type": "error", "payload": prepared})
             return
         if not prepared.is_subscription:
-            _ok, result = executor.run(self.context(), payload)
+            result = executor.run(self.context(), prepared)
             self.send({"id": op_id, "type": "next", "payload": result})
             self.send({"id": op_id, "type": "complete"})
             return

@@ -1,9 +1,11 @@
 """``/graphql`` over HTTP: ``POST`` runs a query or a mutation; ``GET`` serves the GraphiQL IDE
 (its assets bundled in ``app/static/graphiql/``), open or authenticated as the REST docs are.
 
-A request the server cannot read, or an operation that does not parse or that the schema or the
-limits refuse, answers 400 (as Apollo Server does); an operation that ran answers 200, with
-``errors`` beside ``data`` for the fields that failed. Failures before any operation runs (no
+A request the server cannot read, or an operation that does not parse, that the schema or the
+limits refuse, or whose variables do not fit their types, answers 400 with ``errors`` and no
+``data`` (as Apollo Server does); an operation that ran answers 200, with ``errors`` beside
+``data`` for the fields that failed (503 with ``Retry-After`` when the database or Redis was
+down and nothing could be read). Failures before any operation runs (no
 credential: 401, a role that may not read: 403, a body too large: 413) are GraphQL-shaped too.
 """
 
@@ -31,21 +33,16 @@ def _refuse(message: str, status: int = 400, **headers):
 @blueprint.post(PATH)
 @operation(Operation.READ)  # each mutation field checks its own operation (resolvers.needs)
 def execute():
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
+    prepared = executor.prepare(request.get_json(silent=True))
+    if isinstance(prepared, list):
+        return jsonify({"errors": prepared}), 400
+    if prepared.is_subscription:
         return _refuse(
-            'Send a JSON object {"query": …, "variables": {…}, "operationName": …} '
-            "with Content-Type: application/json"
+            "Subscriptions run over the WebSocket at ws://…/graphql (graphql-transport-ws)"
         )
-    if not isinstance(data.get("query"), str):
-        return _refuse("The body's 'query' must be a GraphQL document as a string")
-    if data.get("variables") is not None and not isinstance(data["variables"], dict):
-        return _refuse("The body's 'variables' must be a JSON object")
-    _ok, result = executor.run(Context(runtime(), g.identity), data)
-    if "data" not in result:
-        return jsonify(result), 400
+    result = executor.run(Context(runtime(), g.identity), prepared)
     codes = {e.get("extensions", {}).get("code") for e in result.get("errors", ())}
-    if result["data"] is None and UNAVAILABLE in codes:
+    if result.get("data") is None and UNAVAILABLE in codes:
         return jsonify(result), 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
     return jsonify(result), 200
 
