@@ -42,7 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--fanout-clients",
         type=int,
         default=200,
-        help="WebSocket clients for the fan-out measurement (200; 0 skips it)",
+        help="WebSocket clients for the fan-out measurement, REST then GraphQL (200; 0 skips it)",
     )
     args = parser.parse_args(argv)
     args.shapes = [key for key in args.shapes.split(",") if key]
@@ -96,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             print()
-            print(fanout.report(fanout.run(args.fanout_clients, threads=256)))
+            # REST sockets, then GraphQL subscriptions, with the same number of clients.
+            result = fanout.run(args.fanout_clients, threads=256, protocols=fanout.PROTOCOLS)
+            print(fanout.report(result))
         except KeyboardInterrupt:
             log("bench: interrupted")
             return 130

@@ -11,8 +11,10 @@ whole life. The default is **gthread with 256 threads per process**, chosen by m
   and redis calls serialise the process, and it needs patching that the Celery client and
   the tests never see.
 
-An idle stream costs a sleeping thread, so raise ``HARMONIA_API_THREADS`` (or add processes)
-for more concurrent streams. ``HARMONIA_API_WORKER_CLASS=gevent`` remains available.
+An idle WebSocket (REST or GraphQL) costs two sleeping threads, the request's and
+simple-websocket's reader, and an SSE stream one; only the request's counts against
+``HARMONIA_API_THREADS``, so raise it (or add processes) for more concurrent streams.
+``HARMONIA_API_WORKER_CLASS=gevent`` remains available.
 """
 
 import multiprocessing

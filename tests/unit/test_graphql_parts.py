@@ -1,14 +1,19 @@
 """The GraphQL API's parts without services: the limits on hostile operations (the document's
-own run within them in ``tests/integration/test_graphql.py``), the per-page batch loader, and
-the error format."""
+own run within them in ``tests/integration/test_graphql.py``), the per-page batch loader, the
+error format, and the updates rendered once per process."""
 
 from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 from graphql import GraphQLError
 
 from app.profiles.seed003.graphql.context import Batch
 from app.profiles.seed003.graphql.errors import format_error
 from app.profiles.seed003.graphql.executor import prepare
+from app.profiles.seed003.graphql.subscriptions import SharedRenders
 from app.services.errors import InvalidRequest, RunNotFound
 
 
@@ -88,3 +93,25 @@ def test_a_failure_of_ours_shows_no_detail():
     assert formatted["message"] == "Internal server error"
     assert formatted["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
     assert "secret" not in str(formatted)
+
+
+def test_an_update_is_rendered_once_for_every_socket_that_sends_it():
+    renders = SharedRenders()
+    calls: list[int] = []
+    started = threading.Event()
+
+    def render() -> str:
+        calls.append(1)
+        started.set()
+        time.sleep(0.05)  # the others arrive while it renders
+        return '{"data":1}'
+
+    key = ("subscription { x }", None, "{}", "run-1", 42)
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(renders.text, key, render)
+        started.wait(1)
+        texts = [first, *(pool.submit(renders.text, key, render) for _ in range(7))]
+        assert {t.result() for t in texts} == {'{"data":1}'}
+    assert len(calls) == 1
+    assert renders.text(None, render) == '{"data":1}' and len(calls) == 2  # "now": never shared
+    assert renders.text((*key[:-1], 43), render) and len(calls) == 3  # after another event

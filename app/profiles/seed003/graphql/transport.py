@@ -14,9 +14,10 @@
   4400, as the protocol says.
 
 One thread serves the socket (as for a REST socket) and every operation on it: it waits on one
-``threading.Event`` that any of its subscriptions' events set, then pumps them all. Updates are
-rendered when they are sent, from what the database says then, and an update identical to the
-last one sent for the same thing is not sent again. A subscription whose client falls further
+``threading.Event`` that any of its subscriptions' events set, then pumps them all. An update is
+rendered once per process for every socket with the same operation (``SharedRenders``), from
+the rows as they are after the events that caused it, and one identical to the last one sent
+for the same thing is not sent again. A subscription whose client falls further
 behind than the hub's buffer is ended with an ``OVERFLOW`` error, as REST streams end.
 """
 
@@ -40,7 +41,7 @@ from app.extensions import runtime, sock
 from app.profiles.seed003.graphql import executor
 from app.profiles.seed003.graphql.context import Context
 from app.profiles.seed003.graphql.errors import error, format_error
-from app.profiles.seed003.graphql.subscriptions import Watch
+from app.profiles.seed003.graphql.subscriptions import SharedRenders, Update, Watch
 from app.services import identity as identities
 from app.services.errors import Unauthorized
 
@@ -50,6 +51,7 @@ PROTOCOL = "graphql-transport-ws"
 INIT_TIMEOUT = 10.0
 POLL = 0.25  # the longest a socket waits before it reads its client's messages again
 MAX_OPERATIONS = 100  # live subscriptions on one socket
+RENDERS = SharedRenders()
 CREDENTIAL_KEYS = (
     "Authorization",
     "authorization",
@@ -75,6 +77,17 @@ class Subscribed:
         self.operation = operation
         self.watch = watch
         self.last: dict[Any, str] = {}
+        data = operation.data
+        variables = json.dumps(data.get("variables") or {}, sort_keys=True, default=str)
+        self.operation_key = (data["query"], data.get("operationName"), variables)
+
+    def key(self, update: Update) -> tuple | None:
+        """What identifies this update's text among every socket's (``None``: its own)."""
+        return None if update.after is None else (*self.operation_key, *update)
+
+
+def _encoded(result: dict[str, Any]) -> str:
+    return json.dumps(result, default=str, separators=(",", ":"))
 
 
 def _credential(payload: Any) -> str | None:
@@ -210,7 +223,7 @@ class Connection:
         sent = False
         for op_id, subscribed in list(self.live.items()):
             try:
-                payloads = subscribed.watch.pump()
+                updates = subscribed.watch.pump()
             except Overflow:
                 problem = error(
                     "Client too slow: updates were dropped; subscribe again", "OVERFLOW"
@@ -218,13 +231,17 @@ class Connection:
                 self.send({"id": op_id, "type": "error", "payload": [problem]})
                 self.live.pop(op_id).watch.close()
                 continue
-            for payload in payloads:
-                result = executor.render(subscribed.operation, self.context(), payload)
-                text = json.dumps(result, default=str, sort_keys=True)
-                if subscribed.last.get(payload) == text:
+            for update in updates:
+                text = RENDERS.text(
+                    subscribed.key(update),
+                    lambda u=update, o=subscribed.operation: _encoded(
+                        executor.render(o, self.context(), u.payload)
+                    ),
+                )
+                if subscribed.last.get(update.payload) == text:
                     continue  # nothing the client can see has changed
-                subscribed.last[payload] = text
-                self.send({"id": op_id, "type": "next", "payload": result})
+                subscribed.last[update.payload] = text
+                self.ws.send(f'{{"id":{json.dumps(op_id)},"type":"next","payload":{text}}}')
                 sent = True
             if subscribed.watch.done:
                 self.send({"id": op_id, "type": "complete"})
