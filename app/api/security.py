@@ -74,7 +74,9 @@ def route_role(app: Flask, endpoint: str | None, method: str) -> Role | None:
     return required_role(kind, app.extensions["harmonia"].settings)
 
 
-def _credential() -> str | None:
+def request_credential() -> str | None:
+    """The request's credential (``Unauthorized`` for an Authorization scheme other than
+    Bearer)."""
     header = request.headers.get("Authorization")
     if header:
         scheme, _, value = header.strip().partition(" ")
@@ -110,7 +112,7 @@ def guard():
     if needed is None:
         return None
     try:
-        credential = _credential()
+        credential = request_credential()
         if credential is None:
             return _refuse(
                 401,

@@ -30,12 +30,12 @@ import threading
 import time
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from graphql import GraphQLError
 from simple_websocket import ConnectionClosed
 
 from app.api.operations import Operation, operation
-from app.api.security import required_role
+from app.api.security import request_credential, required_role
 from app.events.stream import Overflow
 from app.extensions import runtime, sock
 from app.profiles.seed003.graphql import executor
@@ -256,11 +256,11 @@ def _formatted(exc: Exception) -> dict[str, Any]:
 
 
 def _upgrade_credential() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() == "bearer" and value:
-        return value.strip()
-    return request.headers.get("X-API-Key") or request.args.get("api_key")
+    """A credential on the upgrade request, as the REST sockets take it."""
+    try:
+        return request_credential()
+    except Unauthorized:
+        return None
 
 
 @sock.route("/graphql")
