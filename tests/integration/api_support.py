@@ -229,3 +229,12 @@ def ws_collect(
         with contextlib.suppress(ConnectionClosed):  # the server may have closed first
             ws.close()
     return got
+
+
+def assert_retry_after(response) -> None:
+    """A 503 says when to retry: at least our hint (``RETRY_AFTER_SECONDS``), which the rate
+    limiter may stretch to the end of its window, less the second its arithmetic can floor away
+    (it adds the hint to the clock, truncates, and subtracts a later clock)."""
+    from app.api.errors import RETRY_AFTER_SECONDS
+
+    assert int(response.headers["Retry-After"]) >= RETRY_AFTER_SECONDS - 1, response.headers
