@@ -25,6 +25,20 @@ from app.extensions import runtime, sock
 from app.models import Invocation, Run
 
 POLL = 0.25  # how often a socket looks for client messages while no event arrives
+CLOSE_WAIT = 2.0  # the longest a closing socket waits for the client's reply
+
+
+def close(ws, code: int | None = None, reason: str | None = None) -> None:
+    """Close, then wait (briefly) for the client's close reply before the connection is cut.
+    Cut at once, a client that inflates compressed messages asynchronously (Node's WebSocket)
+    sees the connection end first and drops the last messages it had not yet delivered."""
+    try:
+        ws.close(code, reason)
+    except ConnectionClosed:
+        return
+    reader = getattr(ws, "thread", None)  # simple-websocket's: ends at the client's reply
+    if reader is not None:
+        reader.join(CLOSE_WAIT)
 
 
 def _now() -> str:
@@ -103,7 +117,7 @@ def serve(
             if text is not None:
                 ws.send(text)
             if stream.finished(delivery.event):
-                ws.close()
+                close(ws)
                 return
     except Overflow:
         _send(
@@ -115,7 +129,7 @@ def serve(
                 f"after_event_id={stream.last_id}",
             },
         )
-        ws.close()
+        close(ws)
     except ConnectionClosed:
         pass
     finally:

@@ -37,6 +37,7 @@ from simple_websocket import ConnectionClosed
 from app.api.operations import Operation, operation
 from app.api.security import request_credential, required_role
 from app.events.stream import Overflow
+from app.events.websocket import close
 from app.extensions import runtime, sock
 from app.profiles.seed003.graphql import executor
 from app.profiles.seed003.graphql.context import Context
@@ -139,12 +140,12 @@ class Connection:
                     if not self.pump():
                         self.wake.wait(POLL)
         except Close as closing:
-            self.ws.close(closing.code, closing.reason)
+            close(self.ws, closing.code, closing.reason)
         except ConnectionClosed:
             raise
         except Exception:  # e.g. the database gone while reading events: say so, then close
             log.exception("GraphQL socket failed")
-            self.ws.close(1011, "Internal error; reconnect and subscribe again")
+            close(self.ws, 1011, "Internal error; reconnect and subscribe again")
         finally:
             for subscribed in self.live.values():
                 subscribed.watch.close()
@@ -267,7 +268,7 @@ def _upgrade_credential() -> str | None:
 @operation(Operation.OPEN)  # the credential comes in connection_init
 def graphql_socket(ws) -> None:
     if ws.subprotocol != PROTOCOL:
-        ws.close(4406, f"Subprotocol not acceptable: use '{PROTOCOL}'")
+        close(ws, 4406, f"Subprotocol not acceptable: use '{PROTOCOL}'")
         return
     hub = current_app.extensions["harmonia_hub"]
     with contextlib.suppress(ConnectionClosed):
