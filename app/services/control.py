@@ -34,6 +34,10 @@ R, T = RunStatus, TaskStatus
 ACTIVE = (R.PENDING, R.RUNNING)
 
 
+# How many times a transition is tried when the run changed between its read and its update.
+CHANGED_UNDER_US = 3
+
+
 def _refuse(run: Run, operation: str, allowed: tuple[RunStatus, ...]) -> InvalidTransition:
     names = ", ".join(s.value for s in allowed)
     return InvalidTransition(
@@ -111,29 +115,39 @@ def start_created_run(rt, run_id: str) -> Run:
 
 
 def cancel_run(rt, run_id: str, reason: str | None = None, cancelled_by: str = "system") -> Run:
-    """CANCELLING while running tasks are stopped (their process groups too), then CANCELLED."""
+    """CANCELLING while running tasks are stopped (their process groups too), then CANCELLED.
+
+    The update is conditional on the generation read; a run that moved on between the read and
+    the update (a pause settling into the generation a resume asked for) is read again."""
     allowed = (R.CREATED, R.PENDING, R.RUNNING, R.PAUSING, R.PAUSED)
-    with Work(rt) as work:
-        run = get_run(work.session, run_id)
-        now = utcnow()
-        message = f"Cancelled: {reason}" if reason else "Cancelled"
-        if run.status not in {s.value for s in allowed} or not transition_run(
-            work,
-            run_id,
-            R.CANCELLING,
-            only_from=allowed,
-            extra_where=[_same_generation(run)],
-            cancelled_at=now,
-            cancelled_by=cancelled_by,
-            error_message=message,
-        ):
-            raise _refuse(get_run(work.session, run_id), "cancelled", allowed)
-        _set_options(work, run_id, cancel_reason=reason, resume_requested=None)
-        transition_tasks(
-            work, run_id, T.CANCELLED, only_from=[T.PENDING, T.RETRYING], completed_at=now
-        )
-        _settle(work, run_id)
-    return _fresh(rt, run_id)
+    for _attempt in range(CHANGED_UNDER_US):
+        with Work(rt) as work:
+            run = get_run(work.session, run_id)
+            if run.status not in {s.value for s in allowed}:
+                raise _refuse(run, "cancelled", allowed)
+            now = utcnow()
+            message = f"Cancelled: {reason}" if reason else "Cancelled"
+            if transition_run(
+                work,
+                run_id,
+                R.CANCELLING,
+                only_from=allowed,
+                extra_where=[_same_generation(run)],
+                cancelled_at=now,
+                cancelled_by=cancelled_by,
+                error_message=message,
+            ):
+                _set_options(work, run_id, cancel_reason=reason, resume_requested=None)
+                transition_tasks(
+                    work, run_id, T.CANCELLED, only_from=[T.PENDING, T.RETRYING], completed_at=now
+                )
+                _settle(work, run_id)
+                cancelled = True
+            else:
+                cancelled = False
+        if cancelled:  # committed
+            return _fresh(rt, run_id)
+    raise _refuse(_fresh(rt, run_id), "cancelled", allowed)
 
 
 def retry_run(rt, run_id: str) -> Run:
