@@ -10,8 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The server with its dev extras, and the Python client package (clients/python) beside it.
+$(STAMP): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e clients/python
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -28,12 +30,12 @@ chaos: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/chaos $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check app worker config tests bench examples
-	$(BIN)/ruff format --check app worker config tests bench examples
+	$(BIN)/ruff check app worker config tests bench examples clients/python
+	$(BIN)/ruff format --check app worker config tests bench examples clients/python
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix app worker config tests bench examples
-	$(BIN)/ruff format app worker config tests bench examples
+	$(BIN)/ruff check --fix app worker config tests bench examples clients/python
+	$(BIN)/ruff format app worker config tests bench examples clients/python
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -1,0 +1,1 @@
+"""Seed 004's client package: ``from synthesis.client import SynthesisClient``."""
