@@ -9,7 +9,9 @@ COPY worker ./worker
 COPY config ./config
 COPY migrations ./migrations
 COPY examples ./examples
-RUN pip install --no-cache-dir . && useradd --system --home /srv/harmonia harmonia
+COPY clients/python ./clients/python
+# The server, and the Python client its `harmonia workflows/run/runs/events` commands use.
+RUN pip install --no-cache-dir . ./clients/python && useradd --system --home /srv/harmonia harmonia
 USER harmonia
 EXPOSE 8002
 CMD ["harmonia", "api"]

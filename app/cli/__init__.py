@@ -1,4 +1,6 @@
-"""The ``harmonia`` command: ``dev`` (the embedded default), ``api``, ``worker``, ``db upgrade``."""
+"""The ``harmonia`` command: ``dev`` (the embedded default), ``api``, ``worker``, ``db upgrade``…
+and, talking to a running server over its API, ``workflows``, ``run``, ``runs`` and ``events``
+(``app/cli/remote.py``)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import click
 
+from app.cli.remote import COMMANDS
 from app.supervisor import Service, Supervisor
 from config.logging import configure_logging
 from config.metrics import process_env
@@ -173,7 +176,7 @@ def beat_argv(settings: Settings) -> list[str]:
 
 
 def api_argv(settings: Settings) -> list[str]:
-    config = Path(__file__).resolve().parent.parent / "config" / "gunicorn.conf.py"
+    config = Path(__file__).resolve().parents[2] / "config" / "gunicorn.conf.py"
     return [
         sys.executable,
         "-m",
@@ -381,5 +384,5 @@ def dev() -> None:
             fake_redis.shutdown()
 
 
-if __name__ == "__main__":
-    main()
+for _command in COMMANDS:
+    main.add_command(_command)
