@@ -288,29 +288,33 @@ def runs_show(client, run_id: str, output: str) -> None:
 @runs.command("logs")
 @click.argument("run_id")
 @click.option("--step", help="Only this step's lines")
-@click.option("--follow", "-f", is_flag=True, help="Then print new lines as they come")
+@click.option("--follow", "-f", is_flag=True, help="Follow the run live until it finishes")
 @output_option
 @remote
 def runs_logs(client, run_id: str, step: str | None, follow: bool, output: str) -> None:
+    """A run's log: engine lines and the steps' output. With -f, the run's events from its
+    first, as log lines, live until the run has finished."""
+    if follow:
+        for event in client.stream_events(run_id):
+            if not step or event.get("task_id") == step:
+                _log_line(_event_line(event), output)
+        return
     logs = client.get_logs(run_id, step)
-    if output == "json" and not follow:
+    if output == "json":
         _json(logs)
         return
     for line in logs["lines"]:
         _log_line(line, output)
-    if follow and logs["status"] not in TERMINAL:
-        for event in client.stream_events(run_id):
-            if step and event.get("task_id") != step:
-                continue
-            _log_line(_event_line(event), output)
 
 
 def _event_line(event: dict[str, Any]) -> dict[str, Any]:
+    data = event.get("data") or {}
+    output = event.get("type") == "step_output"
     return {
         "timestamp": event.get("timestamp"),
         "step_id": event.get("task_id"),
-        "stream": (event.get("data") or {}).get("stream", "event"),
-        "message": event.get("message") or event.get("type"),
+        "stream": data.get("stream", "stdout") if output else "event",
+        "message": data.get("line", "") if output else (event.get("message") or event["type"]),
     }
 
 

@@ -148,6 +148,16 @@ def test_read_commands_answer_json_for_scripts(env, tmp_path):
     assert any("Task 'nap' started" in line["message"] for line in logs["lines"])
 
 
+def test_logs_follow_a_run_until_it_finishes(env, tmp_path):
+    workflow_id = create(env, tmp_path, HELLO)
+    started = json.loads(harmonia(env, "run", workflow_id, "-o", "json").stdout)
+    followed = harmonia(env, "runs", "logs", started["id"], "-f").stdout.splitlines()
+    messages = [line.split("] ", 1)[1] for line in followed]
+    assert messages[0] == "Run of 'cli-hello' started", followed
+    assert "Task 'shout' completed successfully" in messages
+    assert len(followed) == len(set(followed)), followed  # each event once
+
+
 def test_steering_commands(env, tmp_path):
     workflow_id = create(env, tmp_path, HELLO)
     started = json.loads(harmonia(env, "run", workflow_id, "-o", "json").stdout)
