@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -54,6 +55,9 @@ def remote(command: Callable) -> Callable:
                 return command(client, **kwargs)
             except HarmoniaError as exc:
                 raise click.ClickException(f"{exc.status}: {exc.message}") from None
+            except (httpx.TransportError, OSError) as exc:  # no server there, or it went away
+                where = client.config.base_url
+                raise click.ClickException(f"Cannot reach {where}: {exc}") from None
 
     return connected
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from app.cli import free_port
 from tests.integration.api_support import ADMIN_KEY
 
 HARMONIA = [str(Path(sys.executable).with_name("harmonia"))]  # the installed command
@@ -180,6 +181,13 @@ def test_a_refusal_prints_the_servers_message_and_exits_1(env):
     assert refused.returncode == 1
     assert "404" in refused.stderr and "no-such-run" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_an_unreachable_server_is_said_so():
+    env = {**os.environ, "HARMONIA_URL": f"http://127.0.0.1:{free_port()}", "HARMONIA_API_KEY": "x"}
+    refused = harmonia(env, "runs", "list", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"Error: Cannot reach {env['HARMONIA_URL']}"), refused.stderr
 
 
 def test_shell_completion_script():
