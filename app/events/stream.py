@@ -131,11 +131,17 @@ class EventStream:
             return iter(())  # the all-runs stream starts live unless asked to resume
         return _past(self.rt, self.scope, after or 0)
 
+    @property
+    def _replays_after_reconnect(self) -> bool:
+        """A run's or invocation's stream, or one that has sent something, reads what it
+        missed from the table after a reconnect (an all-runs stream that has not, starts live)."""
+        return self.scope.key is not None or bool(self.last_id)
+
     def _catch_up_after_reconnect(self) -> None:
         if self.hub.epoch == self.epoch:
             return
         self.epoch = self.hub.epoch
-        if self.scope.key is not None or self.last_id:
+        if self._replays_after_reconnect:
             self._pending = itertools.chain(self._pending, self._replay(self.last_id))
 
     def close(self) -> None:
@@ -154,6 +160,10 @@ class EventStream:
                 raise Overflow()
             left = deadline - time.monotonic()
             item = self.subscription.get(max(0.0, min(left, EPOCH_CHECK)))
+            if item is not None and self.hub.epoch != self.epoch and self._replays_after_reconnect:
+                # The hub reconnected while this stream waited: what it missed meanwhile comes
+                # first, from the table, and this event with it (it is committed, so stored).
+                continue
             if item is not None and item[0].get("event_id") not in self.sent:
                 return self._deliver(Delivery(*item))
             if item is None and time.monotonic() >= deadline:
