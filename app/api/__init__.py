@@ -15,6 +15,7 @@ def register_blueprints(app: Flask, api, limiter, settings) -> None:
         docs,
         events,
         integrations,
+        ops,
         runs,
         system,
         templates,
@@ -33,6 +34,7 @@ def register_blueprints(app: Flask, api, limiter, settings) -> None:
         events,
         integrations,
         webhooks,
+        ops,
         auth,
         system,
     )

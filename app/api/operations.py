@@ -27,6 +27,7 @@ class Operation(str, Enum):
     READ = "read"  # look at anything (streams included)
     RUN = "run"  # create and start work: workflows, runs, templates, invocations
     CONTROL = "control"  # steer or remove what exists: pause, cancel, retry, state, delete
+    OPERATE = "operate"  # the worker fleet (``/api/v1/ops``): see it and steer it
     ADMIN = "admin"  # identities, agents
 
 

@@ -10,8 +10,8 @@ its operation, ``app/api/operations.py``). ``ROLES`` below is the whole policy:
   (``/health/ready``, ``/metrics``) unless ``HARMONIA_PUBLIC_READY=false``, and ``DOCS`` when
   ``HARMONIA_PUBLIC_DOCS=true``;
 - ``viewer``: ``READ`` (every read, streams included) and ``SELF`` (``/auth/me``);
-- ``operator``: ``RUN`` (create and start work) and ``CONTROL`` (pause, cancel, retry, state,
-  delete);
+- ``operator``: ``RUN`` (create and start work), ``CONTROL`` (pause, cancel, retry, state,
+  delete) and ``OPERATE`` (the ops API's reads and controls of the Celery workers);
 - ``admin``: ``ADMIN`` (identities and API keys, changing agents).
 """
 
@@ -38,6 +38,7 @@ ROLES: dict[Operation, Role] = {
     Operation.READ: Role.VIEWER,
     Operation.RUN: Role.OPERATOR,
     Operation.CONTROL: Role.OPERATOR,
+    Operation.OPERATE: Role.OPERATOR,
     Operation.ADMIN: Role.ADMIN,
 }
 WEBSOCKETS = "__flask_sock"  # flask-sock's blueprint: its routes take ``?api_key=``

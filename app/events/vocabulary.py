@@ -91,9 +91,24 @@ TEST_EVENT = EventName(
 )
 
 BY_INTERNAL = {e.internal: e for e in EVENTS}
+# The ops API's audit trail (app/services/ops.py): who steered the worker fleet, in the event log
+# but about no run, so no webhook is told.
+OPS_EVENTS = frozenset(
+    f"ops_{action}"
+    for action in (
+        "pool_grow",
+        "pool_shrink",
+        "autoscale",
+        "add_consumer",
+        "cancel_consumer",
+        "rate_limit",
+        "shutdown",
+        "revoke",
+    )
+)
 # ``workflow_completed`` is seed 000's second name for ``execution_completed`` on its streams;
 # webhooks would receive the same completion twice, so it has no webhook name.
-NOT_NOTIFIED = frozenset({"workflow_completed"})
+NOT_NOTIFIED = frozenset({"workflow_completed"}) | OPS_EVENTS
 
 
 def names(event: EventName) -> tuple[str, str, str]:

@@ -48,6 +48,17 @@ class UserNotFound(NotFound):
     resource, label = "user", "User"
 
 
+class WorkerNotFound(NotFound):
+    """A Celery worker that did not answer: unknown, or offline (Celery cannot tell which)."""
+
+    resource, label = "worker", "Worker"
+
+    def __init__(self, hostname: str, timeout: float):
+        super().__init__(
+            hostname, f"Worker '{hostname}' did not answer within {timeout:g}s (unknown or offline)"
+        )
+
+
 class InvocationNotFound(NotFound):
     resource, label = "invocation", "Invocation"
 

@@ -66,7 +66,7 @@ class _Discovered:
     def get(self, redis) -> set[str]:
         with self.lock:
             if time.monotonic() - self.at >= QUEUE_REFRESH:
-                self.names = set(_bound_queues(redis))
+                self.names = set(bound_queues(redis))
                 self.at = time.monotonic()
             return set(self.names)
 
@@ -78,7 +78,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _bound_queues(redis) -> Iterator[str]:
+def bound_queues(redis) -> Iterator[str]:
     for key in redis.scan_iter(match=f"{BINDINGS}*", count=1000):
         exchange = _text(key)[len(BINDINGS) :]
         # Celery's control and event exchanges: replies and events, not task queues.
@@ -94,9 +94,13 @@ def queue_depths(rt) -> dict[str, int]:
     """Messages waiting in each queue: the configured ones and any a task's ``queue`` named."""
     settings = rt.settings
     names = {settings.default_queue, settings.sweep_queue, settings.notify_queue}
-    names |= _discovered.get(rt.redis)
-    ordered = sorted(names)
-    pipe = rt.redis.pipeline(transaction=False)
+    return queue_lengths(rt.redis, names | _discovered.get(rt.redis))
+
+
+def queue_lengths(redis, names: Iterable[str]) -> dict[str, int]:
+    """Messages waiting in each named queue, every priority level counted (one round trip)."""
+    ordered = sorted(set(names))
+    pipe = redis.pipeline(transaction=False)
     for name in ordered:
         pipe.llen(name)
         for step in PRIORITY_STEPS:
