@@ -25,6 +25,7 @@ from graphql import GraphQLError
 from app.api.errors import DATABASE_DOWN, REDIS_DOWN
 from app.engine.errors import DomainError, ErrorKind
 from app.profiles.base import ErrorFormat, Failure
+from app.profiles.seed003.errors import ERRORS as SEED003_REST
 from app.schemas.common import ApiErrorSchema
 
 log = logging.getLogger(__name__)
@@ -40,17 +41,8 @@ CODES = {
     ErrorKind.UNAUTHENTICATED: "UNAUTHENTICATED",
     ErrorKind.FORBIDDEN: "FORBIDDEN",
 }
-STATUSES = {
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.ALREADY_EXISTS: 409,
-    ErrorKind.INVALID_TRANSITION: 409,
-    ErrorKind.VALIDATION: 400,
-    ErrorKind.UNPROCESSABLE: 422,
-    ErrorKind.TOO_LARGE: 413,
-    ErrorKind.UNAUTHENTICATED: 401,
-    ErrorKind.FORBIDDEN: 403,
-}
+# What seed 003's REST routes answer for the same failure (``extensions.status``).
+STATUSES = SEED003_REST.statuses
 BY_STATUS = {
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
