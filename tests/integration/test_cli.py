@@ -160,8 +160,11 @@ def test_logs_follow_a_run_until_it_finishes(env, tmp_path):
 
 
 def test_steering_commands(env, tmp_path):
-    workflow_id = create(env, tmp_path, HELLO)
-    started = json.loads(harmonia(env, "run", workflow_id, "-o", "json").stdout)
+    # Each command is a new process: a nap long enough that the run is still going at cancel.
+    slow = {**HELLO, "name": "cli-slow", "tasks": {**HELLO["tasks"]}}
+    slow["tasks"]["nap"] = {**HELLO["tasks"]["nap"], "input": {"seconds": 20}}
+    slow_id = create(env, tmp_path, slow)
+    started = json.loads(harmonia(env, "run", slow_id, "-o", "json").stdout)
     paused = harmonia(env, "runs", "pause", started["id"]).stdout
     assert re.search(r"PAUS(ING|ED)", paused), paused
     harmonia(env, "runs", "resume", started["id"])
@@ -170,6 +173,7 @@ def test_steering_commands(env, tmp_path):
     assert shown["status"] in ("CANCELLING", "CANCELLED")
 
     # A finished run again from one step, with new input for it.
+    workflow_id = create(env, tmp_path, HELLO)
     done = json.loads(harmonia(env, "run", workflow_id, "-i", "who=Ada", "-o", "json").stdout)
     harmonia(env, "events", "--run", done["id"])  # returns once the run has finished
     again = harmonia(env, "runs", "rerun", done["id"], "--from", "shout", "-i", "message=Again")
