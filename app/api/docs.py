@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, render_template, send_from_directory, url_for
-from swagger_ui_bundle import swagger_ui_path
 
 from app.api.operations import Operation, operation
 
 bp = Blueprint("docs", __name__)
+# Swagger UI 5 (it reads OpenAPI 3.1; PyPI's swagger-ui-bundle ships 4, which does not).
+SWAGGER_UI = Path(__file__).resolve().parent.parent / "static" / "swagger-ui"
 
 
 @bp.get("/docs")
@@ -19,7 +22,7 @@ def swagger_ui():
 @bp.get("/docs/assets/<path:filename>")
 @operation(Operation.OPEN)  # a public library's files: no data
 def swagger_asset(filename: str):
-    return send_from_directory(swagger_ui_path, filename, max_age=86400)
+    return send_from_directory(SWAGGER_UI, filename, max_age=86400)
 
 
 @bp.get("/redoc")

@@ -23,6 +23,16 @@ from config.metrics import process_env
 from config.settings import Settings, normalise_database_url
 from tests.integration.api_support import ADMIN_KEY, admin_app, gunicorn_api
 
+# The browser harness (real headless Chromium on the live server): see its docstring.
+from tests.integration.browser import (  # noqa: F401
+    browser,
+    chromium_path,
+    new_page,
+    page,
+    phone_page,
+    pytest_runtest_makereport,
+)
+
 CI = os.environ.get("CI", "").lower() == "true"
 TABLES = (
     "webhook_outbox",
