@@ -13,7 +13,7 @@ from celery import Celery
 
 from app.engine.compiler import Emitter, build_plan
 from app.engine.validation import Catalogue, load_definition
-from app.events.bus import GLOBAL_CHANNEL
+from app.events.bus import global_channel
 from bench.services import BENCH_PREFIX
 from bench.shapes import Deps, Shape, harmonia_definition
 
@@ -68,7 +68,7 @@ def create_workflow(http, shape: Shape) -> str:
 def time_harmonia(http, events: redis.Redis, workflow_id: str, timeout: float) -> Timing:
     """From ``POST …/execute`` until the run's final event; the run must complete."""
     pubsub = events.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(GLOBAL_CHANNEL)  # before posting, so no event can be missed
+    pubsub.subscribe(global_channel(events))  # before posting, so no event can be missed
     try:
         started = time.perf_counter()
         response = http.post(f"/api/v1/workflows/{workflow_id}/execute", json={"input_data": {}})

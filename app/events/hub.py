@@ -20,7 +20,7 @@ from typing import Any
 import redis
 
 from app import metrics
-from app.events.bus import GLOBAL_CHANNEL
+from app.events.bus import global_channel
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class Hub:
             try:
                 client = redis.Redis.from_url(self.redis_url, decode_responses=True)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(GLOBAL_CHANNEL)
+                pubsub.subscribe(global_channel(client))
                 self.epoch += 1
                 self.ready.set()
                 delay = 0.5
