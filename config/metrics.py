@@ -5,7 +5,8 @@ Every gunicorn worker and every Celery process counts in files of its own in one
 storage from ``PROMETHEUS_MULTIPROC_DIR`` when a process creates its metrics, so each start path
 sets the variable, from ``HARMONIA_METRICS_DIR`` (default ``$HARMONIA_HOME/metrics``), before the
 process imports them: ``harmonia dev``/``api``/``worker``/``notifier``/``beat`` give it to the
-process they start (``process_env``), gunicorn's config sets it for a bare ``gunicorn`` command.
+process they start (``process_env``), ``harmonia monitor`` sets it for itself (``export``),
+gunicorn's config sets it for a bare ``gunicorn`` command.
 A process started without it (a shell, a unit test) keeps its metrics in memory.
 
 The directory is emptied when a deployment starts (``reset``: ``harmonia dev``; docker-compose

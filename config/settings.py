@@ -59,6 +59,10 @@ class Settings:
     # routes answer without credentials.
     admin_api_key: str = ""
     token_ttl: int = 3600
+    # The dashboard's session cookie: how long a sign-in lasts (s), and whether the cookie is
+    # sent over HTTPS only (set it true behind TLS).
+    session_ttl: int = 8 * 3600
+    session_cookie_secure: bool = False
     rate_limit: str = "6000 per minute"
     login_rate_limit: str = "20 per minute"
     cors_origins: tuple[str, ...] = ()
@@ -107,6 +111,11 @@ class Settings:
     webhook_allow_private: bool = False
     notify_concurrency: int = 8
     notify_nice: int = 19
+    # The fleet monitor (``harmonia monitor``): a worker is offline once it has sent no heartbeat
+    # for this many seconds (and for at least two of its heartbeat intervals, Celery's own rule);
+    # an offline worker stays in the ops listing this long before it is forgotten.
+    worker_offline_after: float = 30.0
+    worker_offline_retention: float = 86400.0
     # Prometheus multiprocess mode (README "Metrics"): the directory where every process of one
     # deployment writes its metric files (empty: ``home/metrics``). ``/metrics`` sums them.
     metrics_dir: str = ""
@@ -125,6 +134,8 @@ class Settings:
             secret_key=get("HARMONIA_SECRET_KEY") or "",
             admin_api_key=get("HARMONIA_ADMIN_API_KEY") or "",
             token_ttl=_int(get("HARMONIA_TOKEN_TTL"), 3600),
+            session_ttl=_int(get("HARMONIA_SESSION_TTL"), 8 * 3600),
+            session_cookie_secure=_bool(get("HARMONIA_SESSION_COOKIE_SECURE"), False),
             rate_limit=get("HARMONIA_RATE_LIMIT", "6000 per minute"),
             login_rate_limit=get("HARMONIA_LOGIN_RATE_LIMIT", "20 per minute"),
             cors_origins=_list(get("HARMONIA_CORS_ORIGINS")),
@@ -158,6 +169,8 @@ class Settings:
             webhook_allow_private=_bool(get("HARMONIA_WEBHOOK_ALLOW_PRIVATE"), False),
             notify_concurrency=_int(get("HARMONIA_NOTIFY_CONCURRENCY"), 8),
             notify_nice=_int(get("HARMONIA_NOTIFY_NICE"), 19),
+            worker_offline_after=_float(get("HARMONIA_WORKER_OFFLINE_AFTER"), 30.0),
+            worker_offline_retention=_float(get("HARMONIA_WORKER_OFFLINE_RETENTION"), 86400.0),
             # A process started with only prometheus_client's own variable keeps that directory.
             metrics_dir=get("HARMONIA_METRICS_DIR") or get("PROMETHEUS_MULTIPROC_DIR") or "",
         )

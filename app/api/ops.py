@@ -39,6 +39,10 @@ blp = Blueprint(
 )
 
 NOT_FOUND = {"schema": ApiErrorSchema, "description": "No worker by that name answered"}
+UNKNOWN = {
+    "schema": ApiErrorSchema,
+    "description": "No worker by that name answered, and the monitor did not hear from it lately",
+}
 
 
 def _by() -> str:
@@ -50,7 +54,8 @@ def _by() -> str:
 class Workers(MethodView):
     @blp.response(200, WorkerListSchema)
     def get(self):
-        """The workers that answer Celery's inspection, with their pools, tasks and queues"""
+        """The workers that answer Celery's inspection, with their pools, tasks and queues, and
+        those the fleet monitor heard from lately that do not (offline or unresponsive)"""
         workers = service.list_workers(runtime())
         return {"items": workers, "total": len(workers)}
 
@@ -59,9 +64,9 @@ class Workers(MethodView):
 @operation(Operation.OPERATE)
 class WorkerByName(MethodView):
     @blp.response(200, WorkerSchema)
-    @blp.alt_response(404, **NOT_FOUND)
+    @blp.alt_response(404, **UNKNOWN)
     def get(self, hostname):
-        """One worker"""
+        """One worker, live or as the fleet monitor last heard it"""
         return service.get_worker(runtime(), hostname)
 
 

@@ -19,6 +19,7 @@ import click
 from app.cli.remote import COMMANDS
 from app.supervisor import Service, Supervisor
 from config.logging import configure_logging
+from config.metrics import export as export_metrics
 from config.metrics import process_env
 from config.metrics import reset as reset_metrics
 from config.settings import Settings
@@ -122,10 +123,12 @@ def worker_argv(
     *,
     concurrency: int | None = None,
     name: str = "harmonia",
+    queues: str | None = None,
     extra: list[str] | None = None,
 ) -> list[str]:
+    """A task worker: on the default and sweep queues unless ``queues`` (comma-separated)."""
     return [
-        *_worker(settings, name, f"{settings.default_queue},{settings.sweep_queue}"),
+        *_worker(settings, name, queues or f"{settings.default_queue},{settings.sweep_queue}"),
         "--concurrency",
         str(concurrency or settings.worker_concurrency),
         *(extra or []),
@@ -161,6 +164,11 @@ def notifier_celery_argv(settings: Settings, *, name: str = "notifier") -> list[
         "--concurrency",
         str(settings.notify_concurrency),
     ]
+
+
+def monitor_argv() -> list[str]:
+    """``harmonia monitor`` (settings from the environment), as ``harmonia dev`` starts it."""
+    return [sys.executable, "-m", "app.cli", "monitor"]
 
 
 def beat_argv(settings: Settings) -> list[str]:
@@ -249,6 +257,19 @@ def beat() -> None:
 
 
 @main.command()
+def monitor() -> None:
+    """Follow the Celery workers' events: record worker_online / worker_offline events and keep
+    each worker's heartbeat facts for the ops API. One per deployment (a second is harmless)."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    export_metrics(settings)  # before the events it records create their counters
+
+    from worker.monitor import run
+
+    run(settings)
+
+
+@main.command()
 def api() -> None:
     """Serve the API with gunicorn (replaces this process)."""
     settings = Settings.from_env()
@@ -328,8 +349,9 @@ def _on_stop_signals(handler: Callable[..., object]) -> None:
 
 @main.command()
 def dev() -> None:
-    """Start everything on this machine: database, Redis, workers, the webhook notifier, beat
-    (the recovery sweep) and the API, restarting any of them that dies. Ctrl-C stops all."""
+    """Start everything on this machine: database, Redis, the fleet monitor, workers, the
+    webhook notifier, beat (the recovery sweep) and the API, restarting any of them that dies.
+    Ctrl-C stops all."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -365,6 +387,9 @@ def dev() -> None:
         _show_bootstrap_key(settings)
 
         _on_stop_signals(supervisor.request_stop)
+        # The fleet monitor is a stage of its own, started before the workers and stopped after
+        # them: it hears them come online, and their goodbyes when harmonia dev stops.
+        supervisor.start(Service("monitor", monitor_argv(), env))
         supervisor.start(
             Service("worker", worker_argv(settings), env),
             Service("notifier", notifier_argv(), env),

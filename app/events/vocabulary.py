@@ -83,6 +83,14 @@ EVENTS: tuple[EventName, ...] = (
     EventName("webhook_disabled", "webhook.disabled", "webhook_disabled",
               "A webhook was disabled after too many failed deliveries",
               ("webhook_id", "url", "consecutive_failures", "reason")),
+    # The fleet monitor's (worker/monitor.py): about no run, but worth an alert.
+    EventName("worker_online", "worker.online", "worker_online",
+              "A Celery worker came online (the monitor heard its first heartbeat)",
+              ("hostname", "pid", "versions", "system", "heartbeat_interval")),
+    EventName("worker_offline", "worker.offline", "worker_offline",
+              "A Celery worker went offline: it said goodbye (clean), its heartbeats stopped "
+              "(heartbeat_expired), or it came back as a new process (restarted)",
+              ("hostname", "reason", "last_heartbeat", "pid")),
 )  # fmt: skip
 
 # Sent by ``POST /api/v1/webhooks/.../test``; matched by no filter.

@@ -32,17 +32,46 @@ class PoolSchema(Schema):
 
 class WorkerSchema(Schema):
     hostname = fields.String()
-    status = fields.String(metadata={"description": "online: it answered this inspection"})
+    status = fields.String(
+        validate=validate.OneOf(["online", "unresponsive", "offline"]),
+        metadata={
+            "description": "online: it answered this inspection; offline: the fleet monitor "
+            "recorded it offline (worker_offline); unresponsive: it did not answer, but the "
+            "monitor has not yet missed its heartbeats for long enough"
+        },
+    )
     last_heartbeat = UtcDateTime(
-        allow_none=True, metadata={"description": "when it answered this inspection"}
+        allow_none=True,
+        metadata={
+            "description": "online: when it answered this inspection; otherwise the last "
+            "heartbeat the monitor heard"
+        },
+    )
+    offline_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "offline only: clean, heartbeat_expired or restarted"},
     )
     pid = fields.Integer(allow_none=True)
     uptime_seconds = fields.Integer(allow_none=True)
     pool = fields.Nested(PoolSchema)
     autoscaler = fields.Dict(allow_none=True)
     prefetch_count = fields.Integer(allow_none=True)
-    processed = fields.Integer(metadata={"description": "tasks received since it started"})
+    loadavg = fields.List(
+        fields.Float(),
+        allow_none=True,
+        metadata={"description": "1, 5 and 15 minute load of its machine, from its heartbeats"},
+    )
+    processed = fields.Integer(
+        allow_none=True, metadata={"description": "tasks received since it started"}
+    )
     processed_by_task = fields.Dict(keys=fields.String(), values=fields.Integer())
+    failed = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "tasks Celery saw fail on it since it came online, counted by the "
+            "monitor (a Harmonia task that fails is data, not a Celery failure)"
+        },
+    )
     active = fields.List(fields.Nested(OpsTaskSchema))
     reserved = fields.List(fields.Nested(OpsTaskSchema))
     scheduled = fields.List(fields.Nested(OpsTaskSchema))

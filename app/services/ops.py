@@ -1,11 +1,12 @@
 """Ops: the Celery worker fleet and its queues, as Celery and the broker report them.
 
-Harmonia keeps no registry of workers: a worker is whatever answers Celery's remote control
-(``control.inspect`` / ``control.*``, broadcast over the broker) within ``INSPECT_TIMEOUT``, and a
-queue's depth is what the broker holds for it. So a worker that stopped answering is simply not
-listed (Celery reports offline workers only through its event stream, which a long-running
-monitor such as Flower must follow), and what ``stats`` does not carry (load average, heartbeats,
-failed counts) is not invented here.
+A live worker is whatever answers Celery's remote control (``control.inspect`` / ``control.*``,
+broadcast over the broker) within ``INSPECT_TIMEOUT``, and a queue's depth is what the broker
+holds for it. What only Celery's event stream carries — heartbeats and their load average, the
+tasks Celery saw fail, and the workers that stopped answering — comes from the fleet monitor
+(``harmonia monitor``, app/services/fleet.py): a worker it heard from recently that does not
+answer is listed too, ``offline`` once the monitor recorded it so, ``unresponsive`` before. Without
+a monitor those fields are null and a silent worker is simply absent.
 
 Every control operation is recorded, whoever sent it and whatever the workers answered, as an
 ``ops_<action>`` event with no run (the events table's audit trail).
@@ -19,6 +20,7 @@ from typing import Any
 
 from app.events.vocabulary import OPS_EVENTS
 from app.models.base import utcnow
+from app.services import fleet
 from app.services.errors import WorkerNotFound
 from app.services.metrics import bound_queues, queue_lengths
 from app.services.state import Work
@@ -37,24 +39,36 @@ SOFTWARE = re.compile(r"software\s*->(.*?)(?:\n\S|\Z)", re.S)
 
 
 def list_workers(rt) -> list[dict[str, Any]]:
-    """Every worker that answers a ping within the timeout, described."""
+    """Every worker that answers a ping within the timeout, described, and those the monitor
+    heard from within the retention that do not (offline or unresponsive), by hostname."""
     pongs = rt.celery.control.inspect(timeout=INSPECT_TIMEOUT).ping() or {}
-    return _describe(rt, sorted(pongs))
+    live = _describe(rt, sorted(pongs))
+    remembered = fleet.remembered(rt)
+    workers = [_monitored(worker, remembered.pop(worker["hostname"], None)) for worker in live]
+    workers += [_silent(name, facts) for name, facts in remembered.items()]
+    return sorted(workers, key=lambda worker: worker["hostname"])
 
 
 def get_worker(rt, hostname: str) -> dict[str, Any]:
-    require_worker(rt, hostname)
-    found = _describe(rt, [hostname])
-    if not found:
+    """One worker, live or remembered by the monitor; ``WorkerNotFound`` if neither."""
+    found = _describe(rt, [hostname]) if _answers(rt, hostname) else []
+    facts = fleet.remembered(rt).get(hostname)
+    if found:
+        return _monitored(found[0], facts)
+    if facts is None:
         raise WorkerNotFound(hostname, INSPECT_TIMEOUT)
-    return found[0]
+    return _silent(hostname, facts)
 
 
 def require_worker(rt, hostname: str) -> None:
     """``WorkerNotFound`` unless ``hostname`` answers a ping."""
-    pongs = rt.celery.control.ping(destination=[hostname], limit=1, timeout=INSPECT_TIMEOUT)
-    if not any(hostname in pong for pong in pongs or []):
+    if not _answers(rt, hostname):
         raise WorkerNotFound(hostname, INSPECT_TIMEOUT)
+
+
+def _answers(rt, hostname: str) -> bool:
+    pongs = rt.celery.control.ping(destination=[hostname], limit=1, timeout=INSPECT_TIMEOUT)
+    return any(hostname in pong for pong in pongs or [])
 
 
 def _describe(rt, hostnames: list[str]) -> list[dict[str, Any]]:
@@ -118,6 +132,50 @@ def _worker(name, stats, heard, queues, active, reserved, scheduled, report) -> 
         "queues": [queue["name"] for queue in queues if queue.get("name")],
         "versions": _versions(report),
         "rusage": stats.get("rusage"),
+        "loadavg": None,
+        "failed": None,
+        "offline_reason": None,
+    }
+
+
+def _monitored(worker: dict[str, Any], facts: dict[str, Any] | None) -> dict[str, Any]:
+    """A live worker with what only its heartbeats tell (nothing without a monitor)."""
+    if facts:
+        worker.update(loadavg=facts["loadavg"], failed=facts["failed"])
+    return worker
+
+
+def _silent(name: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """A worker that did not answer, as the monitor last heard it: ``offline`` once recorded
+    so, ``unresponsive`` while its heartbeats have not yet been missed for long enough."""
+    offline = facts["state"] == fleet.OFFLINE
+    version = facts["celery_version"]
+    return {
+        "hostname": name,
+        "status": "offline" if offline else "unresponsive",
+        "last_heartbeat": fleet.as_datetime(facts["last_heartbeat"]),
+        "pid": facts["pid"],
+        "uptime_seconds": None,
+        "pool": {
+            "type": None,
+            "max_concurrency": None,
+            "size": None,
+            "processes": [],
+            "max_tasks_per_child": None,
+        },
+        "autoscaler": None,
+        "prefetch_count": None,
+        "processed": facts["processed"],
+        "processed_by_task": {},
+        "active": [],
+        "reserved": [],
+        "scheduled": [],
+        "queues": [],
+        "versions": {"celery": version} if version else {},
+        "rusage": None,
+        "loadavg": facts["loadavg"],
+        "failed": facts["failed"],
+        "offline_reason": facts["reason"] if offline else None,
     }
 
 

@@ -8,6 +8,8 @@ import contextlib
 import os
 import re
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -90,7 +92,7 @@ def _stop(process: subprocess.Popen, signum: int = signal.SIGTERM) -> None:
     """Signal ``harmonia dev``'s process group (a terminal's Ctrl-C sends SIGINT to the
     foreground group); then no process of its children's groups may remain."""
     groups = _groups(process.pid)
-    assert len(groups) >= 5  # redis, worker, notifier, beat, api
+    assert len(groups) >= 6  # redis, monitor, worker, notifier, beat, api
     os.killpg(process.pid, signum)
     assert process.wait(timeout=40) == 0
     deadline = time.monotonic() + 5
@@ -196,8 +198,30 @@ def test_quickstart_on_the_embedded_default(dev_server):
     assert run["output_data"] == {"shout": {"message": "Hello Harmonia!"}}
     steps = httpx.get(f"{base}/api/v1/runs/{run['id']}/steps", headers=auth).json()
     assert [s["step_id"] for s in steps] == ["greet", "shout"]
-    assert (tmp_path / "home" / "harmonia.db").exists()  # SQLite under HARMONIA_HOME
+    database = tmp_path / "home" / "harmonia.db"
+    assert database.exists()  # SQLite under HARMONIA_HOME
+
+    # The fleet monitor heard the task worker and the notifier come online…
+    workers = {f"{name}@{socket.gethostname()}" for name in ("harmonia", "notifier")}
+
+    def announced() -> bool:
+        url = f"{base}/api/v1/events?type=worker_online"
+        items = httpx.get(url, headers=auth).json()["items"]
+        return {e["data"]["hostname"] for e in items} >= workers
+
+    _wait_for("the workers announced online", announced, 30, tmp_path / "dev.log")
     _stop(process)
+    # …and, stopped after them, their goodbyes.
+    with contextlib.closing(sqlite3.connect(database)) as db:
+        rows = db.execute(
+            "SELECT type, json_extract(data, '$.hostname'), json_extract(data, '$.reason') "
+            "FROM events WHERE type LIKE 'worker_%' ORDER BY id"
+        ).fetchall()
+    for hostname in workers:
+        assert [(t, r) for t, h, r in rows if h == hostname] == [
+            ("worker_online", None),
+            ("worker_offline", "clean"),
+        ], rows
 
 
 def test_webhooks_reach_a_receiver_on_this_machine(dev_server):
@@ -248,8 +272,13 @@ def test_a_killed_worker_is_restarted_while_the_api_answers(dev_server):
 
 @pytest.mark.parametrize(
     "name, words",
-    [("beat", ("celery", "beat")), ("api", ("gunicorn",)), ("redis", ("redis-server",))],
-    ids=["beat", "api-master", "embedded-redis"],
+    [
+        ("beat", ("celery", "beat")),
+        ("monitor", ("app.cli", "monitor")),
+        ("api", ("gunicorn",)),
+        ("redis", ("redis-server",)),
+    ],
+    ids=["beat", "monitor", "api-master", "embedded-redis"],
 )
 def test_a_killed_service_is_restarted(dev_server, name, words):
     process, base, tmp_path, _auth = dev_server
