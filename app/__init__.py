@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     from app.profiles import profiles, register_profiles
     from app.profiles.routing import SharedPaths
     from app.runtime import Runtime
+    from app.ui import register_dashboard
 
     settings = settings or Settings.from_env()
     if not settings.secret_key:
@@ -45,6 +46,13 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
         OPENAPI_JSON_PATH="openapi.json",
         JSON_SORT_KEYS=False,
         HARMONIA_STARTED=time.time(),
+        # The dashboard's session (app/api/sessions.py): scripts cannot read it, other sites'
+        # requests do not carry it, except top-level navigation (links into the dashboard).
+        SESSION_COOKIE_NAME="harmonia_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        PERMANENT_SESSION_LIFETIME=settings.session_ttl,
     )
     app.json.sort_keys = False
     from app.events.hub import Hub
@@ -72,5 +80,6 @@ def create_app(settings: Settings | None = None, runtime=None) -> Flask:
     app.before_request(reject_unstorable_input)
     register_blueprints(app, api, limiter, settings)
     register_profiles(app, api, limiter, settings)
+    register_dashboard(app, limiter, settings)
     app.wsgi_app = SharedPaths(app.wsgi_app, rt, settings.max_request_bytes)
     return app

@@ -44,6 +44,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=200,
         help="WebSocket clients for the fan-out measurement, REST then GraphQL (200; 0 skips it)",
     )
+    parser.add_argument(
+        "--ui-tasks",
+        type=int,
+        default=1000,
+        help="steps of the run whose dashboard page is timed in headless Chromium (1000; 0 skips)",
+    )
     args = parser.parse_args(argv)
     args.shapes = [key for key in args.shapes.split(",") if key]
     unknown = sorted(set(args.shapes) - set(SHAPE_KEYS))
@@ -104,6 +110,22 @@ def main(argv: list[str] | None = None) -> int:
             return 130
         except Exception as exc:
             log(f"bench: fan-out error: {exc.__class__.__name__}: {exc}")
+            return 1
+    if args.ui_tasks:
+        from bench import ui
+
+        missing = ui.available()
+        if missing:
+            log(f"bench: dashboard part skipped: {missing}")
+            return 0
+        try:
+            print()
+            print(ui.report(ui.run(args.ui_tasks, 5, log=log)))
+        except KeyboardInterrupt:
+            log("bench: interrupted")
+            return 130
+        except Exception as exc:
+            log(f"bench: dashboard error: {exc.__class__.__name__}: {exc}")
             return 1
     return 0
 

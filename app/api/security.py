@@ -17,11 +17,12 @@ its operation, ``app/api/operations.py``). ``ROLES`` below is the whole policy:
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request
+from flask import Flask, abort, current_app, g, redirect, request, url_for
 from flask_cors import CORS
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from app.api import sessions
 from app.api.errors import reply
 from app.api.operations import Operation, is_stream, operation_of
 from app.extensions import runtime
@@ -42,6 +43,7 @@ ROLES: dict[Operation, Role] = {
     Operation.ADMIN: Role.ADMIN,
 }
 WEBSOCKETS = "__flask_sock"  # flask-sock's blueprint: its routes take ``?api_key=``
+DASHBOARD = "ui"  # its pages send an anonymous browser to the login page
 
 NO_STORE = {"auth", "login", "003 login"}  # answers that carry keys or tokens
 HTML_HEADERS = {
@@ -104,27 +106,48 @@ def _refuse(status: int, detail: str):
     return response, status
 
 
+def _to_login():
+    return redirect(url_for("ui.login", next=request.full_path.rstrip("?")))
+
+
 def guard():
-    """Before every view: authenticate, then authorise by the table above."""
+    """Before every view: authenticate (a header credential, else the dashboard's session
+    cookie, ``app/api/sessions.py``), then authorise by the table above."""
     if request.method == "OPTIONS":  # CORS preflights carry no credentials; they read nothing
         return None
     rt = runtime()
     needed = route_role(current_app, request.endpoint, request.method)
     if needed is None:
         return None
+    credential = None
     try:
         credential = request_credential()
-        if credential is None:
+        if credential is not None:
+            identity = identities.authenticate(rt, credential)
+        elif sessions.signed_in():
+            identity = sessions.identity(rt)
+            forged = sessions.forgery()
+            if forged:
+                return _refuse(403, forged)
+        elif request.blueprint == DASHBOARD:  # a person, not a script: show the login page
+            return _to_login()
+        else:
             return _refuse(
                 401,
                 "Authentication required: send 'Authorization: Bearer <API key or token>' "
                 "or 'X-API-Key: <API key>'",
             )
-        identity = identities.authenticate(rt, credential)
     except Unauthorized as exc:
+        if request.blueprint == DASHBOARD and credential is None:  # the session ran out
+            return _to_login()
         return _refuse(401, exc.detail)
     g.identity = identity
     if not identity.may(needed):
+        if request.blueprint == DASHBOARD:  # the dashboard says so on a page of its own
+            abort(
+                403,
+                f"Role '{identity.role.value}' may not see this page: it needs '{needed.value}'",
+            )
         return _refuse(
             403,
             f"Role '{identity.role.value}' may not {request.method} {request.path}: "

@@ -1,13 +1,14 @@
 """WebSocket endpoints (flask-sock): one run's or one invocation's events, or every run's.
 
-- ``/ws/invocations/{id}`` (one direct invocation) here; the profiles serve their sockets with
+- ``/ws/invocations/{id}`` (one direct invocation) and ``/ws/v1/events`` (every run's events, the
+  canonical API's global stream) here; the profiles serve their sockets with
   ``serve`` (``/ws/executions/{id}`` for seeds 000 and 004, ``/ws/harmonia/executions/{id}`` for
   seed 001, ``/ws/events`` for every run in seed 004's shape). Each message is one event in the
   union shape, or the profile's rendering of it.
 - The client may send ``{"type": "ping"}`` → ``{"type": "pong", "timestamp": …}``, and
   ``{"type": "subscribe", "after_event_id": N}`` to (re)receive everything after event N — use the
   last ``event_id`` it saw to resume after a reconnect. ``?after_event_id=N`` does the same on
-  connect. Without it, a run's socket starts from the run's first event; ``/ws/events`` starts live.
+  connect. Without it, a run's socket starts from the run's first event; the global ones start live.
 - A run's socket closes after the run's final event. A client that falls more than the buffer
   behind gets ``{"type": "error", "code": "overflow"}`` and is disconnected.
 """
@@ -139,3 +140,17 @@ def serve(
 @sock.route("/ws/invocations/<invocation_id>")
 def invocation_socket(ws, invocation_id: str) -> None:
     serve(ws, None, invocation_id)
+
+
+@sock.route("/ws/v1/events")
+def events_socket(ws) -> None:
+    """Every run's events in the union shape, live (``?after_event_id=`` to resume): the
+    canonical API's global stream, which the dashboard's live pages read."""
+    serve(ws, None)
+
+
+@sock.route("/ws/v1/runs/<run_id>/events")
+def run_events_socket(ws, run_id: str) -> None:
+    """One run's events in the union shape, whichever API created the run (the profiles'
+    sockets speak the creating profile's vocabulary): the run's past events, then live ones."""
+    serve(ws, run_id)

@@ -38,6 +38,11 @@ class EventListArgs(PageArgs):
     from_date = fields.AwareDateTime(default_timezone=None)
     to_date = fields.AwareDateTime(default_timezone=None)
     after_event_id = fields.Integer(validate=validate.Range(min=0, max=MAX_EVENT_ID))
+    sort_order = fields.String(
+        load_default="asc",
+        validate=validate.OneOf(["asc", "desc"]),
+        metadata={"description": "By event id: asc (oldest first, the default) or desc"},
+    )
 
 
 class RunEventListArgs(PageArgs):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Event
@@ -27,6 +27,7 @@ def list_events(
     from_date: datetime | None = None,
     to_date: datetime | None = None,
     after_event_id: int | None = None,
+    sort_order: str = "asc",
 ) -> Page:
     query = select(Event)
     if type:
@@ -42,7 +43,15 @@ def list_events(
     query = within(query, Event.created_at, from_date, to_date)
     if after_event_id is not None:
         query = query.where(Event.id > after_event_id)
-    return paginate(session, query.order_by(Event.id), window)
+    ordered = Event.id.desc() if sort_order == "desc" else Event.id
+    return paginate(session, query.order_by(ordered), window)
+
+
+@transactional
+def latest_event_id(session: Session) -> int:
+    """The id of the newest event (0 when there is none): a live page that shows what was
+    there when it was rendered asks its stream for what came after this."""
+    return session.execute(select(func.max(Event.id))).scalar() or 0
 
 
 @transactional

@@ -212,8 +212,9 @@ def _verify_password(stored: str | None, password: str) -> bool:
         return False
 
 
-def login(rt, username: str, password: str) -> dict[str, Any]:
-    """A signed token for a user whose password matches, with when it expires. The password is
+def login(rt, username: str, password: str, *, ttl: int | None = None) -> dict[str, Any]:
+    """A signed token for a user whose password matches, with when it expires (after ``ttl``
+    seconds, ``HARMONIA_TOKEN_TTL`` by default). The password is
     checked between two short transactions: Argon2 is slow on purpose, and must not hold a
     database connection while it works."""
     with rt.db.transaction() as session:
@@ -232,7 +233,7 @@ def login(rt, username: str, password: str) -> dict[str, Any]:
             user.password_hash = rehashed
         user.last_login_at = utcnow()
     issued = _now_ms()
-    ttl = rt.settings.token_ttl
+    ttl = ttl or rt.settings.token_ttl
     claims = {
         "iss": ISSUER,
         "sub": user.id,
@@ -264,7 +265,12 @@ def authenticate(rt, credential: str) -> Identity:
 
 
 def _from_key(rt, key: str) -> Identity:
-    digest = hash_key(key)
+    return authenticate_digest(rt, hash_key(key))
+
+
+def authenticate_digest(rt, digest: str) -> Identity:
+    """The identity of the API key whose SHA-256 is ``digest``: the dashboard's session keeps
+    the digest of the key a browser signed in with, never the key itself."""
     bootstrap = rt.settings.admin_api_key
     if bootstrap and hmac.compare_digest(digest, hash_key(bootstrap)):
         return Identity("api_key", BOOTSTRAP_ID, "HARMONIA_ADMIN_API_KEY", Role.ADMIN)

@@ -139,6 +139,9 @@ def test_every_route_in_the_app_is_guarded(app, anonymous):
             if needed is None:
                 open_routes.add(rule.rule)
                 assert response.status_code != 401, (method, path)
+            elif rule.endpoint.startswith("ui."):  # the dashboard: a person is sent to log in
+                assert response.status_code == 302, (method, path)
+                assert response.headers["Location"].startswith("/ui/login?next=")
             elif profile_owning(app, path) is None:
                 assert_error(response, 401)
             else:  # in the profile's own error body (checked in its test module)
@@ -150,6 +153,7 @@ def test_every_route_in_the_app_is_guarded(app, anonymous):
         "/metrics",
         "/api/v1/auth/login",
         "/api/auth/login",
+        "/ui/login",
         "/static/<path:filename>",
         "/docs/assets/<path:filename>",
     }
