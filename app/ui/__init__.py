@@ -17,8 +17,9 @@ from flask_limiter.util import get_remote_address
 def register_dashboard(app: Flask, limiter: Limiter, settings) -> None:
     from app.ui import views
 
-    if settings.login_rate_limit.strip():  # password guessing through the form is slowed too
-        limiter.limit(settings.login_rate_limit, key_func=get_remote_address, methods=["POST"])(
-            views.login
-        )
     app.register_blueprint(views.bp)
+    if settings.login_rate_limit.strip():  # password guessing through the form is slowed too
+        limit = limiter.limit(
+            settings.login_rate_limit, key_func=get_remote_address, methods=["POST"]
+        )
+        app.view_functions["ui.login"] = limit(app.view_functions["ui.login"])

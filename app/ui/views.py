@@ -68,6 +68,8 @@ def domain_error(exc: DomainError):
 
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException):
+    if exc.code == 429:  # the login form's limit
+        return _error_page(429, f"Too many attempts ({exc.description}): wait, then try again")
     return _error_page(exc.code or 500, exc.description or exc.name)
 
 

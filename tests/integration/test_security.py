@@ -3,6 +3,7 @@ is open, and secrets kept out of answers and logs."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,6 +116,18 @@ def test_login_attempts_are_limited_per_address(limited):
     for _ in range(3):
         assert anonymous.post("/api/v1/auth/login", json=attempt).status_code == 401
     assert_error(anonymous.post("/api/v1/auth/login", json=attempt), 429)
+
+
+def test_the_dashboards_login_form_is_limited_too(limited):
+    browser = FlaskClient(limited)
+    form = browser.get("/ui/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    attempt = {"csrf_token": token, "username": "nobody", "password": "guessing"}
+    for _ in range(3):
+        assert browser.post("/ui/login", data=attempt).status_code == 401
+    refused = browser.post("/ui/login", data=attempt)
+    assert refused.status_code == 429 and refused.mimetype == "text/html"
+    assert "Too many attempts" in refused.get_data(as_text=True)
 
 
 # -- CORS, headers, what is open ------------------------------------------------------------------
