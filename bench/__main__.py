@@ -1,4 +1,5 @@
-"""``python -m bench``: run every shape on both sides, time validate+compile, print the report.
+"""``python -m bench``: run every shape on both sides, time validate+compile, then run each shape
+once more with the probe on (where a task's time goes, ``bench/breakdown.py``); print the report.
 
 Exit code 0 whenever the bench ran (a MISS is a finding, not an error); 1 on an error; 130 when
 interrupted. The worker and any embedded Redis are stopped in every case.
@@ -49,6 +50,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=1000,
         help="steps of the run whose dashboard page is timed in headless Chromium (1000; 0 skips)",
+    )
+    parser.add_argument(
+        "--probe",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after the timings, run each shape once more with the probe on: where a task's "
+        "time goes (on; --no-probe skips it)",
     )
     args = parser.parse_args(argv)
     args.shapes = [key for key in args.shapes.split(",") if key]
@@ -174,8 +182,16 @@ def run(args: argparse.Namespace, services) -> dict[str, Any]:
             webhooks.delete_bench_webhooks(rt)
             vacuum(settings.resolved_database_url)
             hooks = webhooks.run(args.webhooks, args.repeat, services, harness, rt, log)
+        where = None
+        if args.probe:
+            from bench import breakdown
+
+            worker.stop()  # the timings are done: the probe runs on a worker of its own
+            selected = [shape for shape in standard_shapes() if shape.key in args.shapes]
+            where = breakdown.run(selected, services, harness, args.concurrency, RESULTS)
     results = summarise(args, services, shapes, compile_result, leaked)
     results["webhooks"] = hooks
+    results["breakdown"] = where
     return results
 
 

@@ -81,6 +81,10 @@ def render(results: dict[str, Any]) -> str:
         from bench.webhooks import report
 
         lines.append(report(results["webhooks"]))
+    if results.get("breakdown"):
+        from bench.breakdown import report
+
+        lines += ["", report(results["breakdown"])]
     return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ SILENCE_CHECK = 1.0
 class Timing:
     total: float  # submit → final result (bare) or → the run's final event (Harmonia)
     submit: float  # until ``apply_async`` / ``POST …/execute`` returned
+    run_id: str | None = None  # Harmonia's run
 
 
 def time_bare(client: Celery, shape: Shape, timeout: float) -> Timing:
@@ -77,7 +78,7 @@ def time_harmonia(http, events: redis.Redis, workflow_id: str, timeout: float) -
         submitted = time.perf_counter()
         run_id = response.json["run_id"]
         _wait_for_end(http, pubsub, run_id, started + timeout)
-        timing = Timing(time.perf_counter() - started, submitted - started)
+        timing = Timing(time.perf_counter() - started, submitted - started, run_id)
     finally:
         pubsub.close()
     run = http.get(f"/api/v1/runs/{run_id}").json

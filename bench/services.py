@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 
 from app.cli import start_embedded_redis, worker_argv
 from app.migrate import upgrade
+from bench.probe import ENV as PROBE_ENV
 from config.settings import Settings, normalise_database_url
 
 BENCH_REDIS_DB = 14
@@ -134,20 +135,28 @@ def vacuum(database_url: str) -> None:
 
 
 class Worker:
-    """One real Celery worker process running Harmonia's tasks and ``bench.noop``."""
+    """One real Celery worker process running Harmonia's tasks and ``bench.noop``.
 
-    def __init__(self, services: Services, concurrency: int, log_path: Path):
+    With ``probe`` (a directory), the worker records what each task costs (``bench/probe.py``)
+    and runs without the bench's message-size recorder: production has no such Redis write.
+    """
+
+    def __init__(
+        self, services: Services, concurrency: int, log_path: Path, probe: Path | None = None
+    ):
+        env = services.env
+        modules = "bench.bare"
+        if probe is not None:
+            env = {**env, PROBE_ENV: str(probe), "HARMONIA_RECORD_MESSAGE_SIZES": "false"}
+            modules += ",bench.probe"
         argv = worker_argv(
-            services.settings,
-            concurrency=concurrency,
-            name="bench",
-            extra=["--include", "bench.bare"],
+            services.settings, concurrency=concurrency, name="bench", extra=["--include", modules]
         )
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = log_path
         with open(log_path, "w") as log:
             self.process = subprocess.Popen(
-                argv, env=services.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+                argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
             )
 
     def wait_ready(self, client: Celery, timeout: float = 60.0) -> None:

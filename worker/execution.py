@@ -3,6 +3,8 @@
 Every task: fence by generation → control check → upstream check → atomic claim → resolve →
 run with timeout → retry with backoff or persist → publish. A task never raises to Celery (failure
 is data), so chords always reach their body and ``finalize_run`` decides the run's status.
+The ``phase`` markers name these steps for the bench's probe (``app/phases.py``); without it
+they are a shared no-op.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from app.engine.catalogue import INTEGRATIONS
 from app.engine.dag import Dag, Task
 from app.models import Agent, Run, RunStatus, TaskExecution, TaskStatus
 from app.models.base import utcnow
+from app.phases import phase
 from app.services import checkpoints, progress
 from app.services.control import settle_run
 from app.services.definitions import dag_for
@@ -83,18 +86,20 @@ def _cap(text: str | None, limit: int) -> str | None:
 
 
 def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
-    control = read_control(rt, run_id)
+    with phase("fence"):
+        control = read_control(rt, run_id)
     if control is None:
         raise Stop("unknown-run")
     if control[1] > generation:
         # Generations only grow, so even a lagging cache proves this message is stale.
         raise Stop("stale")
     try:
-        claimed = while_database_down(
-            rt,
-            f"claiming task {task_id} of run {run_id}",
-            lambda: _claim_and_load(rt, run_id, task_id, generation, retries),
-        )
+        with phase("claim and load"):
+            claimed = while_database_down(
+                rt,
+                f"claiming task {task_id} of run {run_id}",
+                lambda: _claim_and_load(rt, run_id, task_id, generation, retries),
+            )
         if isinstance(claimed, str):
             return claimed
         return _run_claimed(rt, run_id, claimed, retries)
@@ -122,47 +127,50 @@ def _claim_and_load(rt, run_id: str, task_id: str, generation: int, retries: int
     when there is nothing to run (skipped, or already finished in this generation)."""
     with Work(rt) as work:
         session = work.session
-        run = session.execute(select(*RUN_FIELDS).where(Run.id == run_id)).first()
-        if run is None:
-            raise Stop("unknown-run")  # deleted since the message was sent
-        dag = dag_for(session, rt.settings, run.workflow_definition_id)
-        task = dag.tasks.get(task_id)
-        if task is None:
-            raise Stop("unknown-task")
-        reads = _tasks_read(task, dag)
-        rows = {
-            row.task_id: row
-            for row in session.execute(
-                select(
-                    TaskExecution.task_id, TaskExecution.status, TaskExecution.output_data
-                ).where(
-                    TaskExecution.run_id == run_id,
-                    TaskExecution.task_id.in_(set(task.depends_on) | reads),
+        with phase("load run"):
+            run = session.execute(select(*RUN_FIELDS).where(Run.id == run_id)).first()
+            if run is None:
+                raise Stop("unknown-run")  # deleted since the message was sent
+            dag = dag_for(session, rt.settings, run.workflow_definition_id)
+            task = dag.tasks.get(task_id)
+            if task is None:
+                raise Stop("unknown-task")
+        with phase("upstream check"):
+            reads = _tasks_read(task, dag)
+            rows = {
+                row.task_id: row
+                for row in session.execute(
+                    select(
+                        TaskExecution.task_id, TaskExecution.status, TaskExecution.output_data
+                    ).where(
+                        TaskExecution.run_id == run_id,
+                        TaskExecution.task_id.in_(set(task.depends_on) | reads),
+                    )
                 )
-            )
-        }
-        meta = _meta(task, dag)
-        skipped = _skip_if_upstream_blocked(work, run_id, task, rows, reads, meta)
+            }
+            meta = _meta(task, dag)
+            skipped = _skip_if_upstream_blocked(work, run_id, task, rows, reads, meta)
         if skipped:
             return skipped
-        # Promote the run first: taking its row lock before the claim's FOR SHARE keeps two
-        # first claims from deadlocking on the same run.
-        if run.status == R.PENDING.value and transition_run(
-            work,
-            run_id,
-            R.RUNNING,
-            only_from=[R.PENDING],
-            extra_where=[Run.generation == generation],
-            started_at=utcnow(),
-        ):
-            work.emit(
+        with phase("claim"):
+            # Promote the run first: taking its row lock before the claim's FOR SHARE keeps two
+            # first claims from deadlocking on the same run.
+            if run.status == R.PENDING.value and transition_run(
+                work,
                 run_id,
-                "execution_started",
-                data={"workflow_id": run.workflow_id, "workflow_name": run.workflow_name},
-                message=f"Run of '{run.workflow_name}' started",
-            )
-        lock_run(session, run_id)
-        attempt = _claim(work, rt, run_id, task_id, generation, retries)
+                R.RUNNING,
+                only_from=[R.PENDING],
+                extra_where=[Run.generation == generation],
+                started_at=utcnow(),
+            ):
+                work.emit(
+                    run_id,
+                    "execution_started",
+                    data={"workflow_id": run.workflow_id, "workflow_name": run.workflow_name},
+                    message=f"Run of '{run.workflow_name}' started",
+                )
+            lock_run(session, run_id)
+            attempt = _claim(work, rt, run_id, task_id, generation, retries)
         if isinstance(attempt, str):
             return attempt  # a finished task in this generation: let its chain continue
         work.emit(
@@ -172,11 +180,12 @@ def _claim_and_load(rt, run_id: str, task_id: str, generation: int, retries: int
             data={"attempt": attempt, "action": task.action, **meta},
             message=f"Task '{task.name}' started (attempt {attempt})",
         )
-        agent = _agent(session, task)
-        overrides = (run.options or {}).get("input_overrides") or {}
-        task_input = overrides.get(task_id, task.input)
-        state = read_state(session, run_id) if _reads_state(task, task_input) else {}
-        context = _context(run, rows, state)
+        with phase("input context"):
+            agent = _agent(session, task)
+            overrides = (run.options or {}).get("input_overrides") or {}
+            task_input = overrides.get(task_id, task.input)
+            state = read_state(session, run_id) if _reads_state(task, task_input) else {}
+            context = _context(run, rows, state)
 
     return Claimed(
         task, task_input, context, agent, attempt, meta, dag.checkpoint.every_n_tasks, dag
@@ -422,16 +431,19 @@ def _run_claimed(rt, run_id: str, claimed: Claimed, retries: int) -> str:
     error: str | None = None
     retryable = True
     outcome = T.COMPLETED
-    with Lease(rt, run_id, task.id):
+    with phase("action"), Lease(rt, run_id, task.id):
         try:
-            resolved = expressions.resolve(claimed.task_input, claimed.context)
-            condition = task.condition
-            if condition and not expressions.evaluate_condition(condition, claimed.context):
+            with phase("resolve"):
+                resolved = expressions.resolve(claimed.task_input, claimed.context)
+                condition = task.condition
+                skip = condition and not expressions.evaluate_condition(condition, claimed.context)
+            if skip:
                 outcome = T.SKIPPED
             else:
-                action = "agent.call" if _agent_name(task) else task.action
-                output = run_action(action, resolved, ctx)
-                size = len(json.dumps(output, default=str))
+                with phase("run action"):
+                    action = "agent.call" if _agent_name(task) else task.action
+                    output = run_action(action, resolved, ctx)
+                    size = len(json.dumps(output, default=str))
                 if size > settings.max_output_bytes:
                     error = f"output is {size} bytes, over the limit of {settings.max_output_bytes}"
                     output, retryable = None, False
@@ -458,11 +470,12 @@ def _run_claimed(rt, run_id: str, claimed: Claimed, retries: int) -> str:
         "state": ctx.state_updates,
     }
     # The action has run: its outcome must be kept through a database outage.
-    result, run_status = while_database_down(
-        rt,
-        f"recording task {task.id} of run {run_id}",
-        lambda: _record(rt, run_id, claimed.dag, task, outcome, attempt, retries, done),
-    )
+    with phase("record"):
+        result, run_status = while_database_down(
+            rt,
+            f"recording task {task.id} of run {run_id}",
+            lambda: _record(rt, run_id, claimed.dag, task, outcome, attempt, retries, done),
+        )
     if result == T.COMPLETED.value and claimed.checkpoint_every:
         while_database_down(
             rt,
@@ -498,10 +511,12 @@ def _record(
     finished = {"completed_at": utcnow(), **common}
     name = task.name
     with Work(rt) as work:
-        locked_status, done_before = progress.lock_run_counting(work.session, run_id, dag)
+        with phase("lock run"):
+            locked_status, done_before = progress.lock_run_counting(work.session, run_id, dag)
         if outcome == T.COMPLETED and done["state"]:
             limit = rt.settings.max_state_bytes
-            error = merge_state(work, run_id, done["state"], limit=limit, task_id=task.id)
+            with phase("merge state"):
+                error = merge_state(work, run_id, done["state"], limit=limit, task_id=task.id)
             if error is not None:
                 outcome, output = T.FAILED, None
         if outcome == T.SKIPPED:
@@ -540,15 +555,17 @@ def _record(
                 "max_retries": task.retry.count,
             }
         # Only while this process still holds the task.
-        if transition_task(
-            work,
-            run_id,
-            task.id,
-            outcome,
-            only_from=[T.RUNNING],
-            extra_where=[TaskExecution.worker == worker_id()],
-            **fields,
-        ):
+        with phase("transition"):
+            moved = transition_task(
+                work,
+                run_id,
+                task.id,
+                outcome,
+                only_from=[T.RUNNING],
+                extra_where=[TaskExecution.worker == worker_id()],
+                **fields,
+            )
+        if moved:
             work.emit(run_id, kind, task_id=task.id, data=data, message=message)
             work.progress_counts[run_id] = progress.counts_after(
                 dag, done_before, task.id, outcome.value

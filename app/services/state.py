@@ -28,6 +28,7 @@ from app.models.status import (
     RunStatus,
     TaskStatus,
 )
+from app.phases import phase
 from app.services import progress
 from app.services.delivery import wake_expander
 from app.services.webhooks import outbox
@@ -97,11 +98,13 @@ class Work:
         return event
 
     def commit(self) -> None:
-        if self.events:
-            self._announce_progress()
-            self._insert_events()
-        self.session.commit()
-        self.after_commit()
+        with phase("commit"):
+            if self.events:
+                self._announce_progress()
+                self._insert_events()
+            self.session.commit()
+        with phase("publish"):
+            self.after_commit()
 
     def _announce_progress(self) -> None:
         """A ``progress_updated`` event for each run whose progress report this unit's events
