@@ -8,7 +8,8 @@ status and computes its output.
 
 from __future__ import annotations
 
-from typing import Any
+from collections import OrderedDict
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 
@@ -26,17 +27,51 @@ from app.services.state import Work, read_control, transition_run
 T = TaskStatus
 
 
+class Planned(NamedTuple):
+    """What a run's continuations are cut from, for one generation."""
+
+    workflow_definition_id: str
+    plan: dict[str, Any]
+    index: PlanIndex
+
+
+# A run's plan never changes within a generation (a new plan comes with a new generation, in the
+# same transaction: app/services/control.py), so each process keeps the last few it read and a
+# join's every arrival does not read and index the stored plan again. Few: a plan of 1,000 tasks
+# is large.
+_PLANS: OrderedDict[tuple[str, int], Planned] = OrderedDict()
+PLANS_KEPT = 8
+
+
+def _planned(session, run_id: str, generation: int) -> Planned | None:
+    key = (run_id, generation)
+    found = _PLANS.get(key)
+    if found is not None:
+        _PLANS.move_to_end(key)
+        return found
+    row = session.execute(
+        select(Run.workflow_definition_id, Run.plan, Run.generation).where(Run.id == run_id)
+    ).first()
+    if row is None:
+        return None
+    planned = Planned(row.workflow_definition_id, row.plan, PlanIndex(row.plan))
+    if row.generation == generation:  # a lagging control cache: read again next time
+        _PLANS[key] = planned
+        while len(_PLANS) > PLANS_KEPT:
+            _PLANS.popitem(last=False)
+    return planned
+
+
 def advance(rt, run_id: str, generation: int, kind: str, node_id: str, index: int) -> str:
     control = read_control(rt, run_id)
     if control is None or control[1] != generation:
         return "stale"
     with rt.db.transaction() as session:
-        run = session.get(Run, run_id)
-        if run is None:
+        planned = _planned(session, run_id, generation)
+        if planned is None:
             return "unknown-run"
-        dag = dag_for(session, rt.settings, run.workflow_definition_id)
-        plan = run.plan
-        plan_index = PlanIndex(plan)
+        dag = dag_for(session, rt.settings, planned.workflow_definition_id)
+        plan, plan_index = planned.plan, planned.index
         if kind == "join":
             members = plan_index.tasks_under(plan_index.nodes[node_id])
             unfinished = session.execute(
