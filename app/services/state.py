@@ -31,7 +31,7 @@ from app.models.status import (
 from app.phases import phase
 from app.services import progress
 from app.services.delivery import wake_expander
-from app.services.webhooks import outbox
+from app.services.webhooks import any_listening, outbox
 
 log = logging.getLogger(__name__)
 
@@ -144,11 +144,16 @@ class Work:
             }
             for e in self.events
         ]
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = self.session.execute(stmt, rows).scalars().all()
-        for event, event_id in zip(self.events, ids, strict=True):
-            event.id = event_id
-        self.notify = outbox(self.session, self.events) or self.notify
+        # Whether any webhook listens comes back with the ids: no second round trip for the
+        # outbox when none does (the common case).
+        stmt = insert(table).returning(
+            table.c.id, any_listening().label("listening"), sort_by_parameter_order=True
+        )
+        inserted = self.session.execute(stmt, rows).all()
+        for event, row in zip(self.events, inserted, strict=True):
+            event.id = row.id
+        listening = any(row.listening for row in inserted)
+        self.notify = outbox(self.session, self.events, listening=listening) or self.notify
 
     def after_commit(self) -> None:
         published = False

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.events.vocabulary import NOT_NOTIFIED, compile_filter
@@ -219,9 +219,8 @@ def list_webhooks(
 ) -> Page:
     query = select(Webhook)
     now = utcnow()
-    unexpired = or_(Webhook.expires_at.is_(None), Webhook.expires_at > now)
     if status == "active":
-        query = query.where(Webhook.active.is_(True), unexpired)
+        query = query.where(*_listening(now))
     elif status == "expired":
         query = query.where(Webhook.active.is_(True), Webhook.expires_at <= now)
     elif status == "disabled":
@@ -276,17 +275,28 @@ def _selected(patterns: tuple[str, ...]) -> frozenset[str]:
     return compile_filter(list(patterns))
 
 
-def outbox(session: Session, events: Iterable[Event]) -> bool:
+def _listening(now: datetime):
+    """The webhooks that receive events now: active and not expired."""
+    return (Webhook.active.is_(True), or_(Webhook.expires_at.is_(None), Webhook.expires_at > now))
+
+
+def any_listening():
+    """A scalar subquery: whether any webhook receives events now. The event insert returns it
+    (``Work``), so a unit of work with no webhook registered needs no second query for them."""
+    return exists().where(*_listening(utcnow()))
+
+
+def outbox(session: Session, events: Iterable[Event], *, listening: bool = True) -> bool:
     """Write, in the caller's transaction, one outbox entry per event that active webhooks match,
-    naming them; whether any was written. One query when no webhook is registered."""
+    naming them; whether any was written. No query when the event insert said no webhook
+    listens (``listening``), one when none matches."""
     events = [e for e in events if e.type not in NOT_NOTIFIED]
-    if not events:
+    if not events or not listening:
         return False
     now = utcnow()
     hooks = session.execute(
         select(Webhook.id, Webhook.events, Webhook.workflow_id, Webhook.run_id).where(
-            Webhook.active.is_(True),
-            or_(Webhook.expires_at.is_(None), Webhook.expires_at > now),
+            *_listening(now)
         )
     ).all()
     if not hooks:
