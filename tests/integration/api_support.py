@@ -238,3 +238,16 @@ def assert_retry_after(response) -> None:
     from app.api.errors import RETRY_AFTER_SECONDS
 
     assert int(response.headers["Retry-After"]) >= RETRY_AFTER_SECONDS - 1, response.headers
+
+
+def assert_started_as_documented(execution: dict[str, Any]) -> None:
+    """Seed 003's answer to starting an execution, as it stands when the answer is read: as its
+    document shows it (RUNNING, the initial context ``{"key": "value"}``, version 1) unless the
+    worker already wrote a task's result (``<task>-result``), which the context then holds, one
+    version up each; RUNNING until both tasks of the document's workflow are done."""
+    data = json.loads(execution["context"]["data"])
+    results = {key for key in data if key.endswith("-result")}
+    assert {k: v for k, v in data.items() if k not in results} == {"key": "value"}, data
+    assert execution["context"]["version"] == 1 + len(results)
+    if len(results) < 2:
+        assert execution["status"] == "RUNNING" and execution["endTime"] is None, execution

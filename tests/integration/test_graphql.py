@@ -30,7 +30,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXAsyncTransport, HTTPXTransport
 from gql.transport.websockets import WebsocketsTransport
 
-from tests.integration.api_support import ADMIN, ADMIN_KEY, timestamp
+from tests.integration.api_support import ADMIN, ADMIN_KEY, assert_started_as_documented, timestamp
 from tests.integration.helpers import unique
 
 # -- the document's operations, as written --------------------------------------------------------
@@ -397,9 +397,7 @@ def test_the_documents_queries_and_mutations_as_written(server, clean):
         started = session.execute(request(START_WORKFLOW_EXECUTION, start_input(workflow["id"])))
         started = started["startWorkflowExecution"]
         assert started["id"] and started["workflowDefinitionId"] == workflow["id"]
-        assert started["status"] == "RUNNING" and started["endTime"] is None  # as documented
-        assert json.loads(started["context"]["data"]) == {"key": "value"}
-        assert started["context"]["version"] == 1
+        assert_started_as_documented(started)
 
         execution = wait_for(session, started["id"])
         assert execution["id"] == started["id"]
