@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import threading
+import time
 
 LEASE_TTL = 10
 LEASE_REFRESH = 3.0
@@ -62,31 +63,64 @@ def lease_held(rt, run_id: str, task_id: str) -> bool:
         return True  # cannot tell: never steal a task that may still run
 
 
+class _Refresher:
+    """One daemon thread per process refreshes every lease its tasks hold: a task starts no
+    thread of its own (starting one costs a context switch on every task, however short)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._held: dict[str, list] = {}  # key → [runtime, next refresh due, written]
+        self._pid: int | None = None
+
+    def hold(self, rt, key: str) -> None:
+        with self._lock:
+            if self._pid != os.getpid():  # first lease in this (forked) process
+                self._pid, self._held = os.getpid(), {}
+                threading.Thread(target=self._run, name="lease-refresher", daemon=True).start()
+            # The first write waits one refresh interval: most tasks finish sooner and never
+            # touch Redis. A redelivery only comes after the visibility timeout, far longer.
+            self._held[key] = [rt, time.monotonic() + LEASE_REFRESH, False]
+            if len(self._held) == 1:
+                self._wake.set()
+
+    def release(self, key: str) -> bool:
+        """Stop refreshing ``key``; whether it was ever written (then the caller deletes it)."""
+        with self._lock:
+            entry = self._held.pop(key, None)
+        return bool(entry and entry[2])
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                due = [(key, entry) for key, entry in self._held.items() if entry[1] <= now]
+                for _key, entry in due:
+                    entry[1] = now + LEASE_REFRESH
+                soonest = min((entry[1] for entry in self._held.values()), default=None)
+                self._wake.clear()
+            for key, entry in due:
+                with contextlib.suppress(Exception):
+                    entry[0].redis.set(key, worker_id(), ex=LEASE_TTL)
+                    entry[2] = True
+            self._wake.wait(None if soonest is None else max(soonest - time.monotonic(), 0))
+
+
+_refresher = _Refresher()
+
+
 class Lease:
-    """Keeps a task's lease fresh in a background thread while the action runs."""
+    """Keeps a task's lease fresh (in the process's refresher thread) while the action runs."""
 
     def __init__(self, rt, run_id: str, task_id: str):
         self.rt = rt
         self.key = lease_key(run_id, task_id)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._refresh, daemon=True)
-        self._written = False
-
-    def _refresh(self) -> None:
-        # The first write waits one refresh interval: most tasks finish sooner and never touch
-        # Redis. A redelivery only comes after the visibility timeout, far longer than that.
-        while not self._stop.wait(LEASE_REFRESH):
-            with contextlib.suppress(Exception):
-                self.rt.redis.set(self.key, worker_id(), ex=LEASE_TTL)
-                self._written = True
 
     def __enter__(self) -> Lease:
-        self._thread.start()
+        _refresher.hold(self.rt, self.key)
         return self
 
     def __exit__(self, *_exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=1)
-        if self._written:
+        if _refresher.release(self.key):
             with contextlib.suppress(Exception):
                 self.rt.redis.delete(self.key)
