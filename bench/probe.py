@@ -198,7 +198,11 @@ class Probe:
             label = self.labels[statement] = sql_label(statement)
         self._count(ended, label, ended - started, sql=1)
 
-    def _transaction(self, kind: str, seconds: float = 0.0) -> None:
+    def _transaction(self, kind: str, seconds: float = 0.0, conn=None) -> None:
+        """A BEGIN or ROLLBACK on an autocommit connection (``app/services/attempts.py``) is
+        SQLAlchemy's bookkeeping only: the driver sends nothing."""
+        if conn is not None and getattr(conn.connection.dbapi_connection, "autocommit", False):
+            return
         if self.record is not None:
             op = "BEGIN (sent with the next statement)" if kind == "begin" else kind.upper()
             self._count(time.perf_counter(), op, seconds, **{kind: 1})
@@ -241,8 +245,8 @@ class Probe:
         engine = rt.db.engine
         event.listen(engine, "before_cursor_execute", self._sql_started)
         event.listen(engine, "after_cursor_execute", self._sql_ended)
-        event.listen(engine, "begin", lambda _conn: self._transaction("begin"))
-        event.listen(engine, "rollback", lambda _conn: self._transaction("rollback"))
+        event.listen(engine, "begin", lambda conn: self._transaction("begin", conn=conn))
+        event.listen(engine, "rollback", lambda conn: self._transaction("rollback", conn=conn))
         self._time_commits(engine.dialect)
         self._wrap_redis(rt.redis)
         self.pid = os.getpid()

@@ -35,7 +35,8 @@ from app.services.integrations import (
 from app.services.leases import Lease, invocation_scope, owner_alive, worker_id
 from app.services.state import Work
 from worker.actions import ActionContext, ActionError, run_action
-from worker.execution import EVENT_OUTPUT_BYTES, action_emitter
+from worker.harness import action_emitter
+from worker.outcome import EVENT_OUTPUT_BYTES
 from worker.runtime import while_database_down
 
 log = logging.getLogger(__name__)

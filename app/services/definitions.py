@@ -76,13 +76,25 @@ dag_cache = DagCache()
 
 def dag_for(session: Session, settings, workflow_id: str) -> Dag:
     """The DAG of a workflow version; the definition is read only when it is not cached."""
+    return dag_cache.get(
+        workflow_id, lambda: _stored_definition(session, workflow_id), settings.component_aliases
+    )
+
+
+def dag_of_version(db, settings, workflow_id: str) -> Dag:
+    """``dag_for`` outside a unit of work: a session is opened only when the DAG is not cached."""
 
     def load() -> dict[str, Any]:
-        return session.execute(
-            select(Workflow.definition).where(Workflow.id == workflow_id)
-        ).scalar_one()
+        with db.transaction() as session:
+            return _stored_definition(session, workflow_id)
 
     return dag_cache.get(workflow_id, load, settings.component_aliases)
+
+
+def _stored_definition(session: Session, workflow_id: str) -> dict[str, Any]:
+    return session.execute(
+        select(Workflow.definition).where(Workflow.id == workflow_id)
+    ).scalar_one()
 
 
 def dag_of(settings, workflow: Workflow) -> Dag:

@@ -156,18 +156,7 @@ class Work:
         self.notify = outbox(self.session, self.events, listening=listening) or self.notify
 
     def after_commit(self) -> None:
-        published = False
-        try:
-            if self.events:
-                publish(self.rt.redis, [render_event(e) for e in self.events])
-                published = True
-            for run_id, (status, generation, seq) in self.controls.items():
-                write_control(self.rt.redis, run_id, status, generation, seq)
-        except Exception:  # Redis is a cache and a fan-out: Postgres already holds the truth
-            log.warning("could not publish %d events to Redis", len(self.events), exc_info=True)
-        # Counted here, once committed: each event is committed once, by whichever process did
-        # the work (app/metrics.py).
-        record_events(self.events, published=published)
+        announce(self.rt, self.events, self.controls)
         if self.notify:
             try:
                 wake_expander(self.rt)
@@ -177,6 +166,23 @@ class Work:
         self.controls = {}
         self.progress_counts = {}
         self.notify = False
+
+
+def announce(
+    rt, events: list[Event], controls: dict[str, tuple[str, int, int]] | None = None
+) -> None:
+    """After a commit: publish its events and control records (one Redis round trip each), and
+    count the events (app/metrics.py; once, by whichever process committed them)."""
+    published = False
+    try:
+        if events:
+            publish(rt.redis, [render_event(e) for e in events])
+            published = True
+        for run_id, (status, generation, seq) in (controls or {}).items():
+            write_control(rt.redis, run_id, status, generation, seq)
+    except Exception:  # Redis is a cache and a fan-out: Postgres already holds the truth
+        log.warning("could not publish %d events to Redis", len(events), exc_info=True)
+    record_events(events, published=published)
 
 
 def _sources(table: dict, to, only_from: Iterable[Any] = ()) -> list[str]:
