@@ -242,12 +242,12 @@ class Probe:
         from worker.runtime import get_runtime
 
         rt = get_runtime()
-        engine = rt.db.engine
-        event.listen(engine, "before_cursor_execute", self._sql_started)
-        event.listen(engine, "after_cursor_execute", self._sql_ended)
-        event.listen(engine, "begin", lambda conn: self._transaction("begin", conn=conn))
-        event.listen(engine, "rollback", lambda conn: self._transaction("rollback", conn=conn))
-        self._time_commits(engine.dialect)
+        for engine in filter(None, (rt.db.engine, rt.db.statements)):
+            event.listen(engine, "before_cursor_execute", self._sql_started)
+            event.listen(engine, "after_cursor_execute", self._sql_ended)
+            event.listen(engine, "begin", lambda conn: self._transaction("begin", conn=conn))
+            event.listen(engine, "rollback", lambda conn: self._transaction("rollback", conn=conn))
+            self._time_commits(engine.dialect)
         self._wrap_redis(rt.redis)
         self.pid = os.getpid()
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from app.services.state import (
     announce,
     claim_task,
     lock_run,
+    read_control,
     run_accepts_claims,
     transition_run,
     transition_task,
@@ -66,10 +67,32 @@ def _dag_of(rt, run_id: str) -> Dag | None:
     return dag_of_version(rt.db, rt.settings, version)
 
 
-def claim_in_one(rt, run_id: str, task_id: str, generation: int, retries: int) -> Claimed | None:
+def claim(rt, run_id: str, task_id: str, generation: int, retries: int) -> Claimed | str:
+    """Claim the task and load its inputs; or its status when there is nothing to run (skipped,
+    or already finished in this generation); or ``Stop``.
+
+    The fence (DESIGN §4, step 1) is the claim's own guard: the statement that claims checks the
+    generation under the run's lock, and when it claims nothing, the run it read fences the
+    message. Only when no statement ran (SQLite) does the control record in Redis fence it.
+    """
+    claimed = claim_in_one(rt, run_id, task_id, generation, retries)
+    if isinstance(claimed, Claimed):
+        return claimed
+    with phase("fence"):
+        control = (claimed.status, claimed.generation) if claimed else read_control(rt, run_id)
+    if control is None:
+        raise Stop("unknown-run")
+    if control[1] > generation:
+        # Generations only grow, so even a lagging cache proves this message is stale.
+        raise Stop("stale")
+    return claim_and_load(rt, run_id, task_id, generation, retries)
+
+
+def claim_in_one(rt, run_id: str, task_id: str, generation: int, retries: int) -> Claimed | Any:
     """The common case in one statement (``attempts.claim``): a RUNNING run of this generation,
-    the task waiting for this message, nothing upstream blocking it, no webhook listening. None:
-    anything else, for ``claim_and_load`` to decide (nothing was written)."""
+    the task waiting for this message, nothing upstream blocking it, no webhook listening.
+    Anything else is for ``claim_and_load`` to decide (nothing was written): then the run's row
+    as the statement read it, or None when none was read."""
     dag = _dag_of(rt, run_id)
     task = dag.tasks.get(task_id) if dag else None
     if task is None or agent_name(task):
@@ -89,7 +112,7 @@ def claim_in_one(rt, run_id: str, task_id: str, generation: int, retries: int) -
         message=f"Task '{task.name}' started",
     )
     if not isinstance(got, attempts.Claimed):
-        return None
+        return got
     with phase("publish"):
         announce(rt, got.events)
     with phase("input context"):

@@ -15,7 +15,6 @@ from app.models import RunStatus, TaskStatus
 from app.phases import phase
 from app.services import checkpoints
 from app.services.control import settle_run
-from app.services.state import read_control
 from worker import claiming, harness, outcome
 from worker.protocol import CANCEL, Claimed, Retry, Stop
 from worker.runtime import while_database_down
@@ -25,22 +24,12 @@ __all__ = ["Retry", "Stop", "execute_task"]
 
 
 def execute_task(rt, run_id: str, task_id: str, generation: int, retries: int) -> str:
-    with phase("fence"):
-        control = read_control(rt, run_id)
-    if control is None:
-        raise Stop("unknown-run")
-    if control[1] > generation:
-        # Generations only grow, so even a lagging cache proves this message is stale.
-        raise Stop("stale")
     try:
         with phase("claim and load"):
             claimed = while_database_down(
                 rt,
                 f"claiming task {task_id} of run {run_id}",
-                lambda: (
-                    claiming.claim_in_one(rt, run_id, task_id, generation, retries)
-                    or claiming.claim_and_load(rt, run_id, task_id, generation, retries)
-                ),
+                lambda: claiming.claim(rt, run_id, task_id, generation, retries),
             )
         if isinstance(claimed, str):
             return claimed

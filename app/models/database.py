@@ -17,6 +17,8 @@ class Database:
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        # Postgres: single statements that commit on their own (``app/services/attempts.py``).
+        self.statements: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         self.url: str | None = None
 
@@ -40,13 +42,30 @@ class Database:
                 pool_timeout=10,
                 connect_args={"connect_timeout": CONNECT_TIMEOUT},
             )
+            # A few connections of their own, in autocommit (no BEGIN or COMMIT round trip), with
+            # prepared statements from the first execution and generic plans: a CTE this size
+            # would otherwise be planned again on every execution.
+            self.statements = create_engine(
+                url,
+                isolation_level="AUTOCOMMIT",
+                pool_recycle=300,
+                pool_size=2,
+                max_overflow=8,
+                pool_timeout=10,
+                connect_args={
+                    "connect_timeout": CONNECT_TIMEOUT,
+                    "prepare_threshold": 0,
+                    "options": "-c plan_cache_mode=force_generic_plan",
+                },
+            )
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     def dispose(self) -> None:
         """Drop pooled connections; called in each new worker process (never share sockets)."""
-        if self.engine is not None:
-            self.engine.dispose()
+        for engine in (self.engine, self.statements):
+            if engine is not None:
+                engine.dispose()
 
     @property
     def is_sqlite(self) -> bool:

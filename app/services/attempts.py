@@ -105,8 +105,8 @@ WITH run AS (
     FROM claimed
     RETURNING id, data, message
 )
-SELECT run.id, run.status, run.workflow_id, run.workflow_name, run.input_data, run.variables,
-       run.options,
+SELECT run.id, run.status, run.generation, run.workflow_id, run.workflow_name, run.input_data,
+       run.variables, run.options,
        (SELECT attempt FROM claimed) AS attempt,
        (SELECT json_build_array(id, data, message) FROM started) AS started,
        (SELECT json_agg(json_build_array(task_id, status, output_data)) FROM upstream) AS upstream,
@@ -133,10 +133,11 @@ def claim(
 ) -> Claimed | Any | None:
     """Claim ``task_id`` and read what its action needs, in one statement.
 
-    Returns ``Claimed``; or the run's row when the statement read it but wrote nothing (a guard
-    failed: take the step-by-step path); or None when there is no such run or no single-statement
-    path (SQLite). ``data`` and ``message`` make the ``task_started`` event, the attempt number
-    added by the statement."""
+    Returns ``Claimed``; or the run's row (its ``status`` and ``generation`` as locked) when the
+    statement read it but wrote nothing (a guard failed: take the step-by-step path); or None when
+    there is no such run, or the statement was not tried (SQLite, a webhook listening).
+
+    ``data`` and ``message`` make the ``task_started`` event; the statement adds the attempt."""
     if not _worth_trying(rt):
         return None
     depends_on, reads = sorted(depends_on), sorted(reads)
@@ -304,7 +305,7 @@ def _event(
 
 def _execute(rt, statement, params: dict[str, Any]):
     """One statement on its own (autocommit: its writes commit with it, no BEGIN or COMMIT)."""
-    with rt.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with rt.db.statements.connect() as conn:
         return conn.execute(statement, params).first()
 
 
