@@ -1,0 +1,180 @@
+"""The hot path's two statements on real Postgres (``app/services/attempts.py``): each writes all of
+its work or none of it, and refuses whatever is not the common case.
+
+The runs here are started on a queue no worker consumes, so this test alone moves their tasks.
+The protocol as a whole is tested through the API with a real worker (test_execution,
+test_control, test_recovery and the chaos suite); this pins down the guards it relies on.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from app.models import Event, Run, TaskExecution
+from app.services import attempts
+from tests.integration.api_support import admin_app
+from tests.integration.helpers import create_workflow, execute, unique
+from worker import claiming
+
+WORKER = "attempts-test:1"
+BODY = {
+    "tasks": [
+        {"id": "a", "action": "builtin.noop"},
+        {"id": "b", "action": "builtin.noop", "depends_on": ["a"]},
+        {"id": "c", "action": "builtin.noop"},
+    ]
+}
+
+
+@pytest.fixture
+def parked(settings, clean):
+    """An API whose runs wait on a queue of their own, and its runtime."""
+    app = admin_app(settings.with_(default_queue=unique("parked")))
+    rt = app.extensions["harmonia"]
+    if rt.db.is_sqlite:
+        pytest.skip("the single statements are Postgres's (SQLite takes the step-by-step path)")
+    yield app.test_client(), rt
+    rt.close()
+
+
+def _run(client) -> str:
+    return execute(client, create_workflow(client, {"name": unique("wf"), **BODY})["id"])
+
+
+def _claim(rt, run_id: str, task_id: str, generation: int = 1, **kwargs):
+    options = {"depends_on": ["a"] if task_id == "b" else [], "reads": [], "wants_state": False}
+    return attempts.claim(
+        rt,
+        run_id,
+        task_id,
+        generation,
+        0,
+        worker=WORKER,
+        data={"action": "builtin.noop"},
+        message=f"Task '{task_id}' started",
+        **{**options, **kwargs},
+    )
+
+
+def _finish(rt, run_id: str, task_id: str, to: str = "COMPLETED", worker: str = WORKER):
+    return attempts.finish(
+        rt,
+        run_id,
+        task_id,
+        attempts.TaskStatus(to),
+        {"output_data": {"ok": True}},
+        worker=worker,
+        kind=f"task_{to.lower()}",
+        data={},
+        message=f"Task '{task_id}' {to.lower()}",
+        sync=[],
+        adds=1 if to == "COMPLETED" else 0,
+        total=3,
+    )
+
+
+def _task(rt, run_id: str, task_id: str):
+    with rt.db.transaction() as session:
+        return session.execute(
+            select(TaskExecution.status, TaskExecution.worker, TaskExecution.attempt).where(
+                TaskExecution.run_id == run_id, TaskExecution.task_id == task_id
+            )
+        ).one()
+
+
+def _events(rt, run_id: str) -> list[tuple[str, str | None, dict]]:
+    with rt.db.transaction() as session:
+        rows = session.execute(
+            select(Event.type, Event.task_id, Event.data)
+            .where(Event.run_id == run_id)
+            .order_by(Event.id)
+        ).all()
+    return [tuple(row) for row in rows]
+
+
+def _set_run(rt, run_id: str, **values) -> None:
+    with rt.db.transaction() as session:
+        session.execute(update(Run).where(Run.id == run_id).values(**values))
+
+
+def test_a_claim_takes_the_task_and_records_its_start_in_one_statement(parked):
+    client, rt = parked
+    run_id = _run(client)
+    _set_run(rt, run_id, status="RUNNING")
+    claimed = _claim(rt, run_id, "c")
+    assert isinstance(claimed, attempts.Claimed)
+    assert claimed.attempt == 1 and claimed.run.id == run_id
+    assert tuple(_task(rt, run_id, "c")) == ("RUNNING", WORKER, 1)
+    started = ("task_started", "c", {"action": "builtin.noop", "attempt": 1})
+    assert _events(rt, run_id)[-1] == started
+    assert claimed.events[0].message == "Task 'c' started (attempt 1)"
+    # The same message again (a redelivery) claims nothing: the task is no longer PENDING.
+    again = _claim(rt, run_id, "c")
+    assert not isinstance(again, attempts.Claimed) and again.status == "RUNNING"
+    assert [e for e in _events(rt, run_id) if e[0] == "task_started"] == [started]
+
+
+def test_a_claim_writes_nothing_unless_the_run_is_running_in_its_generation(parked):
+    client, rt = parked
+    run_id = _run(client)
+    before = _events(rt, run_id)
+    # PENDING: promoting the run is the step-by-step path's (it emits execution_started).
+    refused = _claim(rt, run_id, "a")
+    assert refused.status == "PENDING" and refused.attempt is None
+    for status in ("PAUSING", "PAUSED", "CANCELLING"):
+        _set_run(rt, run_id, status=status)
+        assert _claim(rt, run_id, "a").status == status
+    _set_run(rt, run_id, status="RUNNING", generation=2)
+    stale = _claim(rt, run_id, "a", generation=1)
+    assert (stale.status, stale.generation, stale.attempt) == ("RUNNING", 2, None)
+    assert tuple(_task(rt, run_id, "a")) == ("PENDING", None, 0)
+    assert _events(rt, run_id) == before
+
+
+def test_a_claim_is_refused_while_an_upstream_task_failed(parked):
+    client, rt = parked
+    run_id = _run(client)
+    _set_run(rt, run_id, status="RUNNING")
+    assert isinstance(_claim(rt, run_id, "a"), attempts.Claimed)
+    assert _finish(rt, run_id, "a", "FAILED") is not None
+    assert _claim(rt, run_id, "b").attempt is None  # the step-by-step path marks it
+    assert tuple(_task(rt, run_id, "b")) == ("PENDING", None, 0)
+
+
+def test_finishing_records_the_outcome_its_event_and_the_progress_together(parked):
+    client, rt = parked
+    run_id = _run(client)
+    _set_run(rt, run_id, status="RUNNING")
+    assert isinstance(_claim(rt, run_id, "c"), attempts.Claimed)
+    # Another worker's outcome for a task this one holds is refused, and writes nothing.
+    assert _finish(rt, run_id, "c", worker="someone-else:2") is None
+    assert _task(rt, run_id, "c").status == "RUNNING"
+    finished = _finish(rt, run_id, "c")
+    assert finished.run_status == "RUNNING"
+    assert [(e.type, e.task_id) for e in finished.events] == [
+        ("task_completed", "c"),
+        ("progress_updated", None),
+    ]
+    assert _events(rt, run_id)[-1] == (
+        "progress_updated",
+        None,
+        {"completed_tasks": 1, "total_tasks": 3},
+    )
+    assert _task(rt, run_id, "c").status == "COMPLETED"
+    assert _finish(rt, run_id, "c") is None  # recorded once
+
+
+def test_with_a_webhook_listening_the_statements_write_nothing(parked, monkeypatch):
+    client, rt = parked
+    run_id = _run(client)
+    _set_run(rt, run_id, status="RUNNING")
+    hook = client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]})
+    assert hook.status_code == 201, hook.json
+    monkeypatch.setattr(attempts, "_listening_seen", attempts._listening_seen)  # restored after
+    refused = _claim(rt, run_id, "c")
+    assert refused.attempt is None and refused.listening
+    assert _task(rt, run_id, "c").status == "PENDING"
+    # For a while the statement is not even tried; the step-by-step path writes the outbox.
+    assert _claim(rt, run_id, "c") is None
+    assert claiming.claim_in_one(rt, run_id, "c", 1, 0) is None
