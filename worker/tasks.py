@@ -25,7 +25,13 @@ def _leave_live_gauges(**_kwargs) -> None:
     metrics.process_exiting()
 
 
-@shared_task(name="harmonia.run_task", bind=True, acks_late=True, max_retries=None)
+# The run's state lives in the database: nothing reads these tasks' Celery results, so none is
+# stored (a Redis write per task saved). A chord still counts its members through the result
+# backend, which Celery does whether or not the result is kept.
+RUN_TASK_OPTIONS = {"acks_late": True, "ignore_result": True}
+
+
+@shared_task(name="harmonia.run_task", bind=True, max_retries=None, **RUN_TASK_OPTIONS)
 def run_task(self, run_id: str, task_id: str, generation: int) -> str:
     try:
         return execution.execute_task(
@@ -38,7 +44,7 @@ def run_task(self, run_id: str, task_id: str, generation: int) -> str:
         raise Ignore() from None
 
 
-@shared_task(name="harmonia.advance", acks_late=True)
+@shared_task(name="harmonia.advance", **RUN_TASK_OPTIONS)
 def advance(
     run_id: str,
     generation: int,
@@ -56,7 +62,7 @@ def advance(
     )
 
 
-@shared_task(name="harmonia.finalize_run", acks_late=True)
+@shared_task(name="harmonia.finalize_run", **RUN_TASK_OPTIONS)
 def finalize_run(run_id: str, generation: int) -> str:
     rt = get_runtime()
     return while_database_down(
