@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timezone
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
 
 from app.models import Event
 from app.models.base import as_utc
+
+
+class Committed(NamedTuple):
+    """An event a statement has already written (``app/services/attempts.py``): the fields of an
+    ``Event`` row that ``render_event`` and the metrics read, without building the ORM object."""
+
+    id: int
+    run_id: str | None
+    task_id: str | None
+    type: str
+    data: dict[str, Any]
+    message: str | None
+    created_at: datetime
+    invocation_id: str | None = None
 
 
 def _iso(value) -> str | None:
@@ -15,7 +29,7 @@ def _iso(value) -> str | None:
     return as_utc(value).astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def render_event(event: Event) -> dict[str, Any]:
+def render_event(event: Event | Committed) -> dict[str, Any]:
     # Seed 004 clients read ids inside ``data`` (and ``payload`` on /ws/events).
     data = {"execution_id": event.run_id, **(event.data or {})}
     if event.task_id:

@@ -20,7 +20,6 @@ import json
 import math
 import time
 from collections.abc import Iterable
-from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -28,7 +27,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import String
 
-from app.models import Event, RunStatus, TaskStatus
+from app.events.model import Committed
+from app.models import RunStatus, TaskStatus
 from app.models.base import utcnow
 
 T = TaskStatus
@@ -51,13 +51,13 @@ class Claimed(NamedTuple):
     run: Any  # id, status, workflow_id, workflow_name, input_data, variables, options
     upstream: dict[str, Any]  # task id → (task_id, status, output_data)
     state: dict[str, Any] | None  # None: not asked for
-    events: list[Event]
+    events: list[Committed]
     listening: bool
 
 
 class Finished(NamedTuple):
     run_status: str
-    events: list[Event]
+    events: list[Committed]
 
 
 class UpstreamRow(NamedTuple):
@@ -103,12 +103,12 @@ WITH run AS (
            CAST(:data AS jsonb) || jsonb_build_object('attempt', attempt),
            :message || ' (attempt ' || attempt || ')', :now
     FROM claimed
-    RETURNING id, data, message
+    RETURNING id
 )
 SELECT run.id, run.status, run.generation, run.workflow_id, run.workflow_name, run.input_data,
        run.variables, run.options,
        (SELECT attempt FROM claimed) AS attempt,
-       (SELECT json_build_array(id, data, message) FROM started) AS started,
+       (SELECT id FROM started) AS started,
        (SELECT json_agg(json_build_array(task_id, status, output_data)) FROM upstream) AS upstream,
        (SELECT data FROM run_state WHERE run_id = :run_id AND :wants_state) AS state,
        (SELECT yes FROM listening) AS listening
@@ -164,8 +164,10 @@ def claim(
     if row.attempt is None:
         _saw(row.listening)
         return row
-    event_id, event_data, event_message = row.started
-    event = _event(event_id, run_id, task_id, "task_started", event_data, event_message, now)
+    # As the statement wrote it.
+    started = {**data, "attempt": row.attempt}
+    text_ = f"{message} (attempt {row.attempt})"
+    event = Committed(row.started, run_id, task_id, "task_started", started, text_, now)
     upstream = {tid: UpstreamRow(tid, status, out) for tid, status, out in row.upstream or ()}
     state = (row.state or {}) if wants_state else None
     return Claimed(row.attempt, row, upstream, state, [event], row.listening)
@@ -198,11 +200,11 @@ WITH run AS (
            jsonb_build_object('completed_tasks', run.done + :adds, 'total_tasks', :total),
            'Progress: ' || (run.done + :adds) || ' of ' || :total || ' tasks done', :now
     FROM moved, run
-    RETURNING id, type, data, message
+    RETURNING id, type
 )
 SELECT run.status,
-       (SELECT json_agg(json_build_array(id, type, data, message) ORDER BY id) FROM recorded)
-       AS recorded,
+       (SELECT json_object_agg(type, id) FROM recorded) AS recorded,
+       run.done,
        (SELECT yes FROM listening) AS listening
 FROM run
 """
@@ -256,9 +258,21 @@ def finish(
     if row is None or not row.recorded:
         _saw(row is not None and row.listening)
         return None
+    # As the statement wrote them.
+    done = row.done + adds
+    counts = {"completed_tasks": done, "total_tasks": total}
+    progress = f"Progress: {done} of {total} tasks done"
     events = [
-        _event(event_id, run_id, task_id if type_ == kind else None, type_, data_, text_, now)
-        for event_id, type_, data_, text_ in row.recorded
+        Committed(row.recorded[kind], run_id, task_id, kind, data, message, now),
+        Committed(
+            row.recorded["progress_updated"],
+            run_id,
+            None,
+            "progress_updated",
+            counts,
+            progress,
+            now,
+        ),
     ]
     return Finished(row.status, events)
 
@@ -286,21 +300,6 @@ def definition_of(rt, run_id: str) -> str | None:
         return None
     row = _execute(rt, _DEFINITION, {"run_id": run_id})
     return None if row is None else row[0]
-
-
-def _event(
-    event_id: int, run_id: str, task_id: str | None, type_: str, data, message, at: datetime
-) -> Event:
-    return Event(
-        id=event_id,
-        run_id=run_id,
-        task_id=task_id,
-        invocation_id=None,
-        type=type_,
-        data=data,
-        message=message,
-        created_at=at,
-    )
 
 
 def _execute(rt, statement, params: dict[str, Any]):

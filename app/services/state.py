@@ -17,7 +17,7 @@ from sqlalchemy import exists, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from app.events.bus import publish
-from app.events.model import render_event
+from app.events.model import Committed, render_event
 from app.metrics import record_events
 from app.models import Event, Run, TaskExecution
 from app.models.base import utcnow
@@ -169,7 +169,9 @@ class Work:
 
 
 def announce(
-    rt, events: list[Event], controls: dict[str, tuple[str, int, int]] | None = None
+    rt,
+    events: list[Event] | list[Committed],
+    controls: dict[str, tuple[str, int, int]] | None = None,
 ) -> None:
     """After a commit: publish its events and control records (one Redis round trip each), and
     count the events (app/metrics.py; once, by whichever process committed them)."""
