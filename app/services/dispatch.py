@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from sqlalchemy import update
@@ -42,13 +43,21 @@ def emitter_for(
     )
 
 
+# One canvas at a time per process. Sending a group of chains or chords takes a producer from the
+# process's pool (``broker_pool_limit``), then a nested one for each member (Celery's chain drops
+# the producer it is handed), so as many concurrent sends as the pool has producers each hold one
+# and wait for a second: every API thread submitting a run then blocks for good (celery#5220).
+_SENDING = threading.Lock()
+
+
 def send(canvas, app) -> None:
     """Hand a canvas to the broker (the one place Harmonia submits work).
 
     The app's result backend (``worker.celery_app.ResultBackend``) keeps Celery from subscribing
     this process to the results of every group member it sends.
     """
-    canvas.apply_async()
+    with _SENDING:
+        canvas.apply_async()
 
 
 def submit_generation(rt, run_id: str, generation: int, plan: dict[str, Any], dag: Dag) -> bool:

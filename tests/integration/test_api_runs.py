@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta, timezone
 
+import httpx
 import pytest
 
 from app import VERSION
-from tests.integration.api_support import assert_error, http_server, timestamp
-from tests.integration.helpers import create_workflow, execute, steps, wait_for_run
+from tests.integration.api_support import ADMIN, assert_error, http_server, timestamp
+from tests.integration.helpers import create_workflow, execute, steps, unique, wait_for_run
 
 RUN_KEYS = {
     "id",
@@ -380,3 +382,33 @@ def test_docs_pages_use_only_local_assets(client, page):
         asset = client.get(url)
         assert asset.status_code == 200, url
         assert len(asset.get_data()) > 100, url
+
+
+def test_many_runs_of_a_wide_workflow_submitted_at_once_all_start(live, server):
+    """A group of chains is sent with a producer per member on top of the group's own: as many
+    concurrent submissions as a process has producers used to block every API thread for good
+    (celery#5220). Each POST must answer, and each run start."""
+    branches = [
+        {
+            "id": f"{kind}{i}",
+            "action": "builtin.noop",
+            **({"depends_on": [f"a{i}"]} if kind == "b" else {}),
+        }
+        for i in range(40)
+        for kind in ("a", "b")
+    ]
+    sink = {"id": "sink", "action": "builtin.noop", "depends_on": [f"b{i}" for i in range(40)]}
+    workflow = create_workflow(live, {"name": unique("wide"), "tasks": [*branches, sink]})
+    url = f"http://{server}/api/v1/workflows/{workflow['id']}/execute"
+
+    def post(_index: int) -> httpx.Response:
+        return httpx.post(url, json={}, headers=ADMIN, timeout=30)
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        answers = list(pool.map(post, range(24)))
+    assert [a.status_code for a in answers] == [202] * 24, [a.text for a in answers if a.is_error]
+    for answer in answers:  # started, then stopped: the worker need not run them all
+        run_id = answer.json()["run_id"]
+        assert live.post(f"/api/v1/runs/{run_id}/cancel", json={}).status_code == 200
+    for answer in answers:
+        assert wait_for_run(live, answer.json()["run_id"])["status"] in ("CANCELLED", "COMPLETED")
