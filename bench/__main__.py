@@ -1,5 +1,7 @@
-"""``python -m bench``: run every shape on both sides, time validate+compile, then run each shape
-once more with the probe on (where a task's time goes, ``bench/breakdown.py``); print the report.
+"""``python -m bench``: run every shape on both sides at each worker concurrency, and N runs at
+once (``bench/concurrent_runs.py``); time validate+compile; then run each shape once more with the
+probe on (where a task's time goes, ``bench/breakdown.py``); load the API under gunicorn with
+locust (``bench/api_load.py``); print the report.
 
 Exit code 0 whenever the bench ran (a MISS is a finding, not an error); 1 on an error; 130 when
 interrupted. The worker and any embedded Redis are stopped in every case.
@@ -28,7 +30,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--concurrency", type=int, default=4, help="worker processes (4)")
+    parser.add_argument(
+        "--concurrencies",
+        default="4,2",
+        help="worker processes, one pass of the timings per value; the first is the one the "
+        "other parts use (4,2)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="one value only: --concurrencies N"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="measured runs per shape (3)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per run (120)")
     parser.add_argument("--shapes", default=",".join(SHAPE_KEYS), help="comma-separated subset")
@@ -52,6 +62,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="steps of the run whose dashboard page is timed in headless Chromium (1000; 0 skips)",
     )
     parser.add_argument(
+        "--concurrent-runs",
+        type=int,
+        default=20,
+        help="runs of a 50-wide fan-out started at once, throughput against bare Celery, at "
+        "each concurrency (20; 0 skips it)",
+    )
+    parser.add_argument(
+        "--api-clients",
+        type=int,
+        default=50,
+        help="locust users loading the API under gunicorn: POST execute and GET run, for 2 and "
+        "1,000 tasks (50; 0 skips it)",
+    )
+    parser.add_argument(
+        "--api-seconds", type=float, default=15.0, help="seconds per API scenario (15)"
+    )
+    parser.add_argument(
+        "--api-wait",
+        type=float,
+        default=1.0,
+        help="seconds a locust user waits between its requests, on average (1: about 50 "
+        "requests/s from 50 users; 0: back to back, where the latency is the queue of a "
+        "saturated server, N / throughput, rather than a request's own)",
+    )
+    parser.add_argument(
         "--probe",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -61,8 +96,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.shapes = [key for key in args.shapes.split(",") if key]
     unknown = sorted(set(args.shapes) - set(SHAPE_KEYS))
-    if unknown or args.repeat < 1 or args.concurrency < 1:
-        parser.error(f"unknown shapes {unknown}" if unknown else "--repeat/--concurrency >= 1")
+    if unknown:
+        parser.error(f"unknown shapes {unknown}")
+    try:
+        args.concurrencies = (
+            [args.concurrency]
+            if args.concurrency is not None
+            else [int(n) for n in args.concurrencies.split(",") if n.strip()]
+        )
+    except ValueError:
+        parser.error("--concurrencies: comma-separated integers")
+    if args.repeat < 1 or not args.concurrencies or min(args.concurrencies) < 1:
+        parser.error("--repeat and every concurrency >= 1")
+    args.concurrency = args.concurrencies[0]  # the probe's, the webhooks' and the compile's
     return args
 
 
@@ -142,10 +188,10 @@ def run(args: argparse.Namespace, services) -> dict[str, Any]:
     import redis
 
     from app import create_app
-    from bench.measure import Harness, measure_compile, measure_shape
+    from bench.measure import Harness, measure_compile
     from bench.report import summarise
     from bench.runners import drop_waiters
-    from bench.services import Worker, vacuum
+    from bench.services import vacuum
     from bench.shapes import layered, standard_shapes
     from worker.celery_app import make_celery
 
@@ -154,8 +200,6 @@ def run(args: argparse.Namespace, services) -> dict[str, Any]:
     with contextlib.ExitStack() as stack:  # on any exit: stop the worker, close every client
         client = make_celery(settings)
         stack.callback(client.close)
-        worker = Worker(services, args.concurrency, RESULTS / "worker.log")
-        stack.callback(worker.stop)
         key = "hmn_bench-" + secrets.token_urlsafe(16)  # the API answers only with a key
         app = create_app(settings.with_(admin_api_key=key))
         rt = app.extensions["harmonia"]
@@ -164,35 +208,88 @@ def run(args: argparse.Namespace, services) -> dict[str, Any]:
         stack.callback(events.close)
         stack.callback(lambda: leaked.update(bare_client=drop_waiters(client)))
         stack.callback(lambda: leaked.update(harmonia_api=drop_waiters(rt.celery)))
-        worker.wait_ready(client)
-        log(f"worker ready: concurrency {args.concurrency}, {services.db_kind}")
         api = app.test_client()
         api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
         harness = Harness(client, api, rt.redis, events, args.timeout, log)
-        shapes = []
-        for shape in standard_shapes():
-            if shape.key in args.shapes:
-                vacuum(settings.resolved_database_url)
-                shapes.append(measure_shape(shape, harness, args.repeat))
-        compile_result = measure_compile(layered(100, 100), client, settings.segment_size, log)
-        hooks = None
-        if args.webhooks:
-            from bench import webhooks
+        shapes, concurrent, compile_result, hooks = [], [], None, None
+        for index, concurrency in enumerate(args.concurrencies):
+            worker = start_worker(services, concurrency, harness)
+            stack.callback(worker.stop)
+            measured = measure_pass(args, services, harness, concurrency)
+            shapes += measured["shapes"]
+            concurrent += measured["concurrent_runs"]
+            if index == 0:  # the parts measured once, on the first concurrency's worker
+                compile_result = measure_compile(
+                    layered(100, 100), client, settings.segment_size, log
+                )
+                if args.webhooks:
+                    from bench import webhooks
 
-            webhooks.delete_bench_webhooks(rt)
-            vacuum(settings.resolved_database_url)
-            hooks = webhooks.run(args.webhooks, args.repeat, services, harness, rt, log)
+                    webhooks.delete_bench_webhooks(rt)
+                    vacuum(settings.resolved_database_url)
+                    hooks = webhooks.run(args.webhooks, args.repeat, services, harness, rt, log)
+            worker.stop()  # before the next pass, and before the parts with workers of their own
         where = None
         if args.probe:
             from bench import breakdown
 
-            worker.stop()  # the timings are done: the probe runs on a worker of its own
             selected = [shape for shape in standard_shapes() if shape.key in args.shapes]
             where = breakdown.run(selected, services, harness, args.concurrency, RESULTS)
+        load = None
+        if args.api_clients:
+            from bench import api_load
+
+            load = api_load.run(
+                services,
+                client,
+                args.api_clients,
+                args.api_seconds,
+                args.api_wait,
+                RESULTS,
+                log,
+            )
     results = summarise(args, services, shapes, compile_result, leaked)
+    results["concurrent_runs"] = concurrent
     results["webhooks"] = hooks
     results["breakdown"] = where
+    results["api_load"] = load
     return results
+
+
+def start_worker(services, concurrency: int, harness):
+    from bench.services import Worker
+
+    worker = Worker(services, concurrency, RESULTS / f"worker-c{concurrency}.log")
+    try:
+        worker.wait_ready(harness.client)
+    except BaseException:
+        worker.stop()
+        raise
+    log(f"worker ready: concurrency {concurrency}, {services.db_kind}")
+    return worker
+
+
+def measure_pass(args: argparse.Namespace, services, harness, concurrency: int) -> dict:
+    """The shapes, then the concurrent runs, on one worker of ``concurrency`` processes."""
+    from bench import concurrent_runs
+    from bench.measure import measure_shape
+    from bench.services import vacuum
+    from bench.shapes import standard_shapes
+
+    database_url = services.settings.resolved_database_url
+    shapes = []
+    for shape in standard_shapes():
+        if shape.key in args.shapes:
+            vacuum(database_url)
+            timed = measure_shape(shape, harness, args.repeat)
+            shapes.append({**timed, "concurrency": concurrency})
+    concurrent = []
+    if args.concurrent_runs:
+        vacuum(database_url)
+        concurrent.append(
+            concurrent_runs.measure(harness, args.concurrent_runs, args.repeat, concurrency)
+        )
+    return {"shapes": shapes, "concurrent_runs": concurrent}
 
 
 if __name__ == "__main__":

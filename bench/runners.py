@@ -31,16 +31,20 @@ class Timing:
     run_id: str | None = None  # Harmonia's run
 
 
-def time_bare(client: Celery, shape: Shape, timeout: float) -> Timing:
-    """From submitting the hand-written canvas to its final result."""
-    canvas = shape.canvas(client)
+def time_bare(client: Celery, shape: Shape, timeout: float, runs: int = 1) -> Timing:
+    """From submitting ``runs`` copies of the hand-written canvas, back to back, to the last
+    one's final result."""
+    canvases = [shape.canvas(client) for _ in range(runs)]
     started = time.perf_counter()
-    result = canvas.apply_async()
+    results = [canvas.apply_async() for canvas in canvases]
     submitted = time.perf_counter()
+    deadline = started + timeout
     try:
-        result.get(timeout=timeout, disable_sync_subtasks=False)
+        for result in results:
+            left = max(deadline - time.perf_counter(), 0.1)
+            result.get(timeout=left, disable_sync_subtasks=False)
     finally:
-        del result
+        del results
     return Timing(time.perf_counter() - started, submitted - started)
 
 
@@ -66,28 +70,37 @@ def create_workflow(http, shape: Shape) -> str:
     return response.json["id"]
 
 
-def time_harmonia(http, events: redis.Redis, workflow_id: str, timeout: float) -> Timing:
-    """From ``POST …/execute`` until the run's final event; the run must complete."""
+def time_harmonia(
+    http, events: redis.Redis, workflow_id: str, timeout: float, runs: int = 1
+) -> Timing:
+    """From the first of ``runs`` back-to-back ``POST …/execute`` until the last run's final
+    event; every run must complete."""
     pubsub = events.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(global_channel(events))  # before posting, so no event can be missed
     try:
         started = time.perf_counter()
-        response = http.post(f"/api/v1/workflows/{workflow_id}/execute", json={"input_data": {}})
-        if response.status_code != 202:
-            raise RuntimeError(f"execute failed: {response.status_code} {response.json}")
+        run_ids = [_execute(http, workflow_id) for _ in range(runs)]
         submitted = time.perf_counter()
-        run_id = response.json["run_id"]
-        _wait_for_end(http, pubsub, run_id, started + timeout)
-        timing = Timing(time.perf_counter() - started, submitted - started, run_id)
+        _wait_for_end(http, pubsub, set(run_ids), started + timeout)
+        timing = Timing(time.perf_counter() - started, submitted - started, run_ids[-1])
     finally:
         pubsub.close()
-    run = http.get(f"/api/v1/runs/{run_id}").json
-    if run["status"] != "COMPLETED":
-        raise RuntimeError(f"run {run_id} ended {run['status']}: {run.get('error_message')}")
+    for run_id in run_ids:
+        run = http.get(f"/api/v1/runs/{run_id}").json
+        if run["status"] != "COMPLETED":
+            raise RuntimeError(f"run {run_id} ended {run['status']}: {run.get('error_message')}")
     return timing
 
 
-def _wait_for_end(http, pubsub, run_id: str, deadline: float) -> None:
+def _execute(http, workflow_id: str) -> str:
+    response = http.post(f"/api/v1/workflows/{workflow_id}/execute", json={"input_data": {}})
+    if response.status_code != 202:
+        raise RuntimeError(f"execute failed: {response.status_code} {response.json}")
+    return response.json["run_id"]
+
+
+def _wait_for_end(http, pubsub, run_ids: set[str], deadline: float) -> None:
+    pending = set(run_ids)
     last_check = time.perf_counter()
     use_events = True
     while time.perf_counter() < deadline:
@@ -97,23 +110,31 @@ def _wait_for_end(http, pubsub, run_id: str, deadline: float) -> None:
             except redis.RedisError:
                 use_events = False  # fall back to polling the API
                 continue
-            if message and _is_end(message["data"], run_id):
-                return
+            if message:
+                pending.discard(_ended_run(message["data"]))
+                if not pending:
+                    return
             if message or time.perf_counter() - last_check < SILENCE_CHECK:
                 continue
         else:
             time.sleep(POLL_INTERVAL)
         last_check = time.perf_counter()
-        if http.get(f"/api/v1/runs/{run_id}").json["status"] in TERMINAL_STATUSES:
+        pending = {
+            run_id
+            for run_id in pending
+            if http.get(f"/api/v1/runs/{run_id}").json["status"] not in TERMINAL_STATUSES
+        }
+        if not pending:
             return
-    raise TimeoutError(f"run {run_id} did not finish in time")
+    raise TimeoutError(f"{len(pending)} of {len(run_ids)} runs did not finish in time")
 
 
-def _is_end(data: Any, run_id: str) -> bool:
-    if not isinstance(data, str) or "execution_" not in data or run_id not in data:
-        return False  # cheap filter: most events are task events
+def _ended_run(data: Any) -> str | None:
+    """The run whose final event ``data`` is, or None."""
+    if not isinstance(data, str) or "execution_" not in data:
+        return None  # cheap filter: most events are task events
     event = json.loads(data)
-    return event.get("run_id") == run_id and event.get("type") in TERMINAL_EVENTS
+    return event.get("run_id") if event.get("type") in TERMINAL_EVENTS else None
 
 
 def time_compile(deps: Deps, client: Celery, segment_size: int) -> float:
