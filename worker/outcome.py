@@ -86,14 +86,16 @@ def record(
     retries: int,
     done: dict[str, Any],
 ) -> tuple[str, str]:
-    """Persist the task's outcome and its event (one transaction), then publish.
+    """Persist the task's outcome and its event (one statement, or one transaction), then
+    publish.
 
     Also returns the run's status as the database sees it after this write, so a pause or
     cancel that waits for this task to stop is settled without trusting a lagging cache.
     """
-    if not done["state"]:
+    if not done["state"]:  # a state update is merged by the transaction below
         with phase("record in one"):
-            recorded = _record_in_one(rt, run_id, dag, task, outcome, attempt, retries, done)
+            written = _outcome(task, outcome, attempt, retries, done)
+            recorded = _record_in_one(rt, run_id, dag, task, outcome, written)
         if recorded is not None:
             return recorded
     with Work(rt) as work:
@@ -136,18 +138,11 @@ def record(
 
 
 def _record_in_one(
-    rt,
-    run_id: str,
-    dag: Dag,
-    task: Task,
-    outcome: TaskStatus,
-    attempt: int,
-    retries: int,
-    done: dict[str, Any],
+    rt, run_id: str, dag: Dag, task: Task, outcome: TaskStatus, written: tuple
 ) -> tuple[str, str] | None:
-    """``_record``'s common case in one statement (``attempts.finish``); None when it wrote
+    """``record``'s common case in one statement (``attempts.finish``); None when it wrote
     nothing (the task is no longer this worker's, a webhook listens, SQLite)."""
-    fields, kind, message, data = _outcome(task, outcome, attempt, retries, done)
+    fields, kind, message, data = written
     sync = dag.synchronization_points
     counts = progress.counts_after(dag, 0, task.id, outcome.value)
     finished = attempts.finish(
