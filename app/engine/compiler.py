@@ -12,8 +12,10 @@
 ``Emitter`` turns a plan into canvases that respect Celery's known limits: a segment holds at most
 ``segment_size`` task signatures (the first message of a chain carries the rest of it, celery#5000;
 chains of chords overflow near 700 tasks, celery#5327); a chord header only ever holds plain
-tasks or chains of plain tasks (no chord nests in a chord header, celery#3571). Anything larger
-or deeper is joined by ``harmonia.advance``, which continues from the plan stored with the run.
+tasks or chains of plain tasks (no chord nests in a chord header, celery#3571); and a chord body
+is one task and the signature that ends the segment, because every header message carries a copy
+of the body. Anything larger or deeper is joined by ``harmonia.advance``, which continues from the
+plan stored with the run.
 """
 
 from __future__ import annotations
@@ -289,29 +291,37 @@ class Emitter:
         return chain(*[self.task(c["task"]) for c in branch["children"]])
 
     def series(self, node: Mapping[str, Any], start: int) -> Signature:
-        """Segment of a series from child ``start``: at most ``segment_size`` tasks."""
+        """Segment of a series from child ``start``: at most ``segment_size`` tasks.
+
+        A segment is plain tasks, then at most one flat parallel (a ``group``), then at most one
+        task. Celery makes whatever follows a group in a chain the body of a chord, rest of the
+        chain included, and copies that body into every header message; so the segment ends right
+        after the group, or after the one task that follows it, and the body stays that task and
+        the advance or finalize that ends the segment. Two groups in a row would also nest a chord
+        in a chord's body (celery#3571).
+        """
         children = node["children"]
         parts: list[Signature] = []
         budget = self.segment_size
         i = start
-        while i < len(children):
-            child = children[i]
-            size = self.index.size(child)
-            if child["kind"] == "task":
-                if budget <= 0:
-                    break
-                parts.append(self.task(child["task"]))
-                budget -= 1
-            elif self._is_flat(child) and size <= budget:
-                parts.append(group(*[self._flat_branch(b) for b in child["children"]]))
+        while i < len(children) and children[i]["kind"] == "task" and budget > 0:
+            parts.append(self.task(children[i]["task"]))
+            budget -= 1
+            i += 1
+        if i < len(children) and children[i]["kind"] != "task":
+            parallel = children[i]
+            size = self.index.size(parallel)
+            if self._is_flat(parallel) and size <= budget:
+                parts.append(group(*[self._flat_branch(b) for b in parallel["children"]]))
                 budget -= size
-            elif parts:
-                break  # a big or nested parallel starts its own segment
-            else:
+                i += 1
+                if i < len(children) and children[i]["kind"] == "task" and budget > 0:
+                    parts.append(self.task(children[i]["task"]))
+                    i += 1
+            elif not parts:
                 # Big or nested parallel at the head of a segment: its members report to a join
                 # and the last one continues this series (no chord in a chord header).
-                return self._joined_parallel(child)
-            i += 1
+                return self._joined_parallel(parallel)
         if i < len(children):
             parts.append(self.advance("continue", node["id"], i))
         else:

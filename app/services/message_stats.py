@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Mapping
+from typing import Any
 
 from celery.signals import before_task_publish
 
@@ -15,11 +17,16 @@ KEY = "harmonia:stats:message_bytes"
 _connected = {"redis": None}
 
 
+def message_bytes(body: Any, headers: Mapping[str, Any] | None) -> int:
+    """The size a published task message is counted at: its body and headers as JSON."""
+    return len(json.dumps(body, default=str)) + len(json.dumps(headers or {}, default=str))
+
+
 def _record(sender=None, body=None, headers=None, **_kwargs) -> None:
     client = _connected["redis"]
     if client is None:
         return
-    size = len(json.dumps(body, default=str)) + len(json.dumps(headers or {}, default=str))
+    size = message_bytes(body, headers)
     task_id = (headers or {}).get("id", "")
     with contextlib.suppress(Exception):
         client.zadd(KEY, {f"{sender}:{task_id}": size})

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 import celery
 import pytest
+from celery.signals import before_task_publish
 
 from app.engine.compiler import (
     ADVANCE,
@@ -20,6 +21,7 @@ from app.engine.compiler import (
     describe,
 )
 from app.engine.validation import Catalogue, load_definition
+from app.services.message_stats import message_bytes
 
 CATALOGUE = Catalogue(agent_status=lambda name: None, aliases={"ergon": "cli"})
 CANVASES = {"celery.chain", "celery.group", "celery.chord"}
@@ -37,6 +39,12 @@ def dag_of(edges, nodes=()):
 def chain_dag(n):
     ids = [f"t{i}" for i in range(n)]
     return dag_of(list(itertools.pairwise(ids)), ids)
+
+
+def layered_dag(layers, width):
+    """Every task of a layer depends on every task of the layer before."""
+    names = [[f"l{k}_{i}" for i in range(width)] for k in range(layers)]
+    return dag_of([(u, v) for a, b in itertools.pairwise(names) for u in a for v in b])
 
 
 def edges_of(dag):
@@ -242,6 +250,28 @@ def chords(sig) -> list[Mapping]:
     return found + [c for p in parts(sig) for c in chords(p)]
 
 
+def small_body(body) -> bool:
+    """At most one task, then the advance or finalize that ends the segment. Every header message
+    carries a copy of the body, so no group, chord or rest of a chain rides in it."""
+    names = [leaf["task"] for leaf in leaves(body)]
+    return names[:-1] in ([], [RUN_TASK]) and names[-1] in (ADVANCE, FINALIZE)
+
+
+def render(sig) -> str:
+    """A canvas in brief: task ids, ``continue n0@2``, ``join n1 0/3``, ``finalize``."""
+    if sig["task"] == "celery.chord":
+        *header, body = parts(sig)
+        return f"chord([{', '.join(map(render, header))}], {render(body)})"
+    if sig["task"] in ("celery.chain", "celery.group"):
+        return f"{sig['task'][7:]}({', '.join(map(render, parts(sig)))})"
+    if sig["task"] == RUN_TASK:
+        return sig["args"][1]
+    if sig["task"] == FINALIZE:
+        return "finalize"
+    _, _, kind, node, index, *join = sig["args"]
+    return f"continue {node}@{index}" if kind == "continue" else f"join {node} {join[0]}/{join[1]}"
+
+
 def emitter(dag, segment_size, **options):
     return Emitter(build_plan(dag), "run-1", 3, app=APP, segment_size=segment_size, **options)
 
@@ -312,6 +342,7 @@ def test_segments_run_every_task_once_in_dependency_order(seed, segment_size):
             for member in header:  # plain tasks or chains of plain tasks only
                 assert {leaf["task"] for leaf in leaves(member)} == {RUN_TASK}
                 assert chords(member) == []
+            assert small_body(parts(chord)[-1]), render(chord)
 
 
 def test_long_chain_is_cut_into_segments_joined_by_advance():
@@ -385,3 +416,90 @@ def test_task_options_reach_the_signature():
         leaf["args"][1]: leaf["options"] for leaf in leaves(em.start()) if leaf["task"] == RUN_TASK
     }
     assert options == {"a": {}, "b": {"queue": "q-b"}}
+
+
+@pytest.mark.parametrize(
+    ("dag", "segments"),
+    [
+        pytest.param(chain_dag(3), ["chain(t0, t1, t2, finalize)"], id="chain"),
+        pytest.param(
+            dag_of([("a", m) for m in ("m0", "m1", "m2")] + [(m, "z") for m in ("m0", "m1", "m2")]),
+            ["chain(a, chord([m0, m1, m2], chain(z, finalize)))"],
+            id="fan-out-fan-in",
+        ),
+        pytest.param(
+            dag_of([("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]),
+            ["chain(a, chord([b, c], chain(d, finalize)))"],
+            id="diamond",
+        ),
+        # Changed by the one-group-per-segment rule: these used to be one canvas each, with the
+        # rest of the series inside the first chord's body.
+        pytest.param(
+            dag_of([("A", "C"), ("A", "D"), ("B", "D")]),
+            ["chord([A, B], continue n0@1)", "chord([C, D], finalize)"],
+            id="non-series-parallel",
+        ),
+        pytest.param(
+            layered_dag(3, 2),
+            [
+                "chord([l0_0, l0_1], continue n0@1)",
+                "chord([l1_0, l1_1], continue n0@2)",
+                "chord([l2_0, l2_1], finalize)",
+            ],
+            id="layers",
+        ),
+        pytest.param(
+            dag_of([("a", "t"), ("b", "t"), ("t", "c"), ("t", "d")]),
+            ["chord([a, b], chain(t, continue n0@2))", "chord([c, d], finalize)"],
+            id="group-task-group",
+        ),
+        pytest.param(
+            dag_of([("a", "b"), ("a", "c"), ("b", "d"), ("c", "d"), ("d", "e"), ("e", "f")]),
+            ["chain(a, chord([b, c], chain(d, continue n0@3)))", "chain(e, f, finalize)"],
+            id="diamond-then-chain",
+        ),
+    ],
+)
+def test_segment_canvases(dag, segments):
+    driver = Driver(emitter(dag, 200))
+    driver.run(driver.em.start())
+    assert [render(segment) for segment in driver.segments] == segments
+
+
+def test_layered_dag_runs_a_layer_per_segment():
+    driver = Driver(emitter(layered_dag(10, 100), 200))
+    driver.run(driver.em.start())
+    assert len(driver.segments) == 10
+    for k, segment in enumerate(driver.segments):
+        (chord,) = chords(segment)
+        *header, body = parts(chord)
+        assert [leaf["args"][1] for leaf in header] == [f"l{k}_{i}" for i in range(100)]
+        assert body["task"] == (FINALIZE if k == 9 else ADVANCE)
+
+
+@pytest.fixture
+def published():
+    """Send a canvas to an in-memory broker; the sizes of the messages it published."""
+    app = celery.Celery(
+        "harmonia-publish", broker="memory://", backend="cache+memory://", set_as_current=False
+    )
+    sizes: list[int] = []
+
+    def record(body=None, headers=None, **_kwargs):
+        sizes.append(message_bytes(body, headers))
+
+    def publish(dag) -> list[int]:
+        Emitter(build_plan(dag), "run-1", 1, app=app).start().apply_async()
+        return sizes
+
+    before_task_publish.connect(record, weak=False)
+    yield publish
+    before_task_publish.disconnect(record)
+    app.close()
+
+
+def test_first_segment_of_a_layered_dag_sends_small_messages(published):
+    sizes = published(layered_dag(10, 100))
+    assert len(sizes) == 100  # one message per task of the first layer
+    # Each used to carry the second layer's chord: 101 signatures, 26 KB, 2.6 MB in all.
+    assert max(sizes) < 2048
