@@ -3,7 +3,8 @@
 The worker's protocol (DESIGN §4) takes a dozen statements when written step by step: read the run,
 read the upstream rows, share-lock the run, claim the task, insert its event, commit, and again at
 the end. Here each half is a single statement of data-modifying CTEs, sent in autocommit (no BEGIN
-or COMMIT round trip): one round trip to claim and load, one to record the outcome.
+or COMMIT round trip) and prepared (``Database.statements``): one round trip to claim and load,
+one to record the outcome.
 
 Each statement does all of its work or none of it. Its writes are guarded by everything the
 common case needs: the run RUNNING in this generation (share-locked first, in the lock order of
@@ -35,10 +36,10 @@ T = TaskStatus
 BLOCKING = [T.FAILED.value, T.UPSTREAM_FAILED.value, T.CANCELLED.value]
 DONE = [T.COMPLETED.value, T.SKIPPED.value]
 _ARRAYS = ("upstream", "depends_on", "reads", "blocking", "done", "sync")
-# Whether any webhook receives events now (``webhooks._listening``, in SQL).
 # After a statement saw a webhook listening, callers go straight to the step-by-step path for this
 # long: the statement would only write nothing and hand over. (A hint: the guard decides.)
 LISTENING_HINT = 5.0
+# Whether any webhook receives events now (``webhooks._listening``, in SQL).
 _LISTENING = (
     "EXISTS (SELECT 1 FROM webhooks WHERE active AND (expires_at IS NULL OR expires_at > :now))"
 )
