@@ -111,7 +111,7 @@ def claim_in_one(rt, run_id: str, task_id: str, generation: int, retries: int) -
         data={"action": task.action, **meta},
         message=f"Task '{task.name}' started",
     )
-    if not isinstance(got, attempts.Claimed):
+    if not isinstance(got, attempts.Taken):
         return got
     with phase("publish"):
         announce(rt, got.events)

@@ -45,8 +45,8 @@ _LISTENING = (
 )
 
 
-class Claimed(NamedTuple):
-    """What the claim read, in the same snapshot as its guard."""
+class Taken(NamedTuple):
+    """A task the claim took, and what it read in the same snapshot as its guard."""
 
     attempt: int
     run: Any  # id, status, workflow_id, workflow_name, input_data, variables, options
@@ -131,10 +131,10 @@ def claim(
     wants_state: bool,
     data: dict[str, Any],
     message: str,
-) -> Claimed | Any | None:
+) -> Taken | Any | None:
     """Claim ``task_id`` and read what its action needs, in one statement.
 
-    Returns ``Claimed``; or the run's row (its ``status`` and ``generation`` as locked) when the
+    Returns ``Taken``; or the run's row (its ``status`` and ``generation`` as locked) when the
     statement read it but wrote nothing (a guard failed: take the step-by-step path); or None when
     there is no such run, or the statement was not tried (SQLite, a webhook listening).
 
@@ -171,7 +171,7 @@ def claim(
     event = Committed(row.started, run_id, task_id, "task_started", started, text_, now)
     upstream = {tid: UpstreamRow(tid, status, out) for tid, status, out in row.upstream or ()}
     state = (row.state or {}) if wants_state else None
-    return Claimed(row.attempt, row, upstream, state, [event], row.listening)
+    return Taken(row.attempt, row, upstream, state, [event], row.listening)
 
 
 def _finish_sql(fields: tuple[str, ...]) -> str:

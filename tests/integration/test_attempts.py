@@ -103,7 +103,7 @@ def test_a_claim_takes_the_task_and_records_its_start_in_one_statement(parked):
     run_id = _run(client)
     _set_run(rt, run_id, status="RUNNING")
     claimed = _claim(rt, run_id, "c")
-    assert isinstance(claimed, attempts.Claimed)
+    assert isinstance(claimed, attempts.Taken)
     assert claimed.attempt == 1 and claimed.run.id == run_id
     assert tuple(_task(rt, run_id, "c")) == ("RUNNING", WORKER, 1)
     started = ("task_started", "c", {"action": "builtin.noop", "attempt": 1})
@@ -111,7 +111,7 @@ def test_a_claim_takes_the_task_and_records_its_start_in_one_statement(parked):
     assert claimed.events[0].message == "Task 'c' started (attempt 1)"
     # The same message again (a redelivery) claims nothing: the task is no longer PENDING.
     again = _claim(rt, run_id, "c")
-    assert not isinstance(again, attempts.Claimed) and again.status == "RUNNING"
+    assert not isinstance(again, attempts.Taken) and again.status == "RUNNING"
     assert [e for e in _events(rt, run_id) if e[0] == "task_started"] == [started]
 
 
@@ -136,7 +136,7 @@ def test_a_claim_is_refused_while_an_upstream_task_failed(parked):
     client, rt = parked
     run_id = _run(client)
     _set_run(rt, run_id, status="RUNNING")
-    assert isinstance(_claim(rt, run_id, "a"), attempts.Claimed)
+    assert isinstance(_claim(rt, run_id, "a"), attempts.Taken)
     assert _finish(rt, run_id, "a", "FAILED") is not None
     assert _claim(rt, run_id, "b").attempt is None  # the step-by-step path marks it
     assert tuple(_task(rt, run_id, "b")) == ("PENDING", None, 0)
@@ -146,7 +146,7 @@ def test_finishing_records_the_outcome_its_event_and_the_progress_together(parke
     client, rt = parked
     run_id = _run(client)
     _set_run(rt, run_id, status="RUNNING")
-    assert isinstance(_claim(rt, run_id, "c"), attempts.Claimed)
+    assert isinstance(_claim(rt, run_id, "c"), attempts.Taken)
     # Another worker's outcome for a task this one holds is refused, and writes nothing.
     assert _finish(rt, run_id, "c", worker="someone-else:2") is None
     assert _task(rt, run_id, "c").status == "RUNNING"
