@@ -30,6 +30,7 @@ class Runtime:
 
         db = Database()
         db.configure(settings.resolved_database_url)
+        db.info["component_aliases"] = settings.component_aliases
         client = redis.Redis.from_url(
             settings.redis_url, decode_responses=True, health_check_interval=30
         )

@@ -7,7 +7,7 @@ from celery.exceptions import Ignore
 from celery.signals import worker_process_init, worker_process_shutdown
 
 from app import metrics
-from app.services import delivery, recovery
+from app.services import delivery, recovery, runs
 from worker import execution, invocation, progression
 from worker.runtime import get_runtime, reset_runtime, while_database_down
 
@@ -42,6 +42,13 @@ def run_task(self, run_id: str, task_id: str, generation: int) -> str:
     except execution.Stop:
         # Stale, parked, cancelled or duplicate: end here without continuing the chain.
         raise Ignore() from None
+
+
+@shared_task(name="harmonia.begin_run", **RUN_TASK_OPTIONS)
+def begin_run(run_id: str) -> bool:
+    """Write a run's task rows and plan and submit its first segment (``runs.begin_run``)."""
+    rt = get_runtime()
+    return while_database_down(rt, f"beginning run {run_id}", lambda: runs.begin_run(rt, run_id))
 
 
 @shared_task(name="harmonia.advance", **RUN_TASK_OPTIONS)

@@ -16,6 +16,9 @@ class Database:
     """One engine per process. ``transaction()`` owns a unit of work: commit or roll back."""
 
     def __init__(self) -> None:
+        # Given to every session as ``Session.info``: settings a read needs that a session can
+        # carry (``component_aliases``, to read a stored definition as the services do).
+        self.info: dict = {}
         self.engine: Engine | None = None
         # Postgres: single statements that commit on their own (``app/services/attempts.py``).
         self.statements: Engine | None = None
@@ -59,7 +62,7 @@ class Database:
                 },
             )
         self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._sessions = sessionmaker(engine, expire_on_commit=False, info=self.info)
 
     def dispose(self) -> None:
         """Drop pooled connections; called in each new worker process (never share sockets)."""

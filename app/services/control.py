@@ -21,7 +21,7 @@ from app.services import checkpoints
 from app.services.definitions import dag_for
 from app.services.dispatch import submit_generation
 from app.services.errors import InvalidTransition, StepNotFound
-from app.services.runs import get_run, get_task_execution
+from app.services.runs import ensure_tasks, get_run, get_task_execution
 from app.services.state import (
     Work,
     nothing_running,
@@ -78,6 +78,7 @@ def pause_run(rt, run_id: str, reason: str | None = None) -> Run:
             ):
                 raise _refuse(get_run(work.session, run_id), "paused", ACTIVE)
             _set_options(work, run_id, pause_reason=reason, resume_requested=None)
+            ensure_tasks(work, run_id)  # a run not begun yet gets its rows, for resume to run
             _settle(work, run_id)
     return _fresh(rt, run_id)
 
@@ -138,6 +139,7 @@ def cancel_run(rt, run_id: str, reason: str | None = None, cancelled_by: str = "
                 error_message=message,
             ):
                 _set_options(work, run_id, cancel_reason=reason, resume_requested=None)
+                ensure_tasks(work, run_id)  # a run not begun yet gets its rows, cancelled
                 transition_tasks(
                     work, run_id, T.CANCELLED, only_from=[T.PENDING, T.RETRYING], completed_at=now
                 )

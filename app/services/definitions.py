@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.engine.dag import Dag
 from app.engine.dialects import STRUCTURE_KEYS, normalise
-from app.engine.validation import Catalogue, Limits, load_definition
+from app.engine.validation import Catalogue, InvalidDefinition, Limits, load_definition, validate
 from app.models import Agent, Workflow
 
 # Keys of a workflow body that belong to the definition (served back as ``workflow_data``).
@@ -40,13 +40,29 @@ def catalogue_for(session: Session, aliases) -> Catalogue:
     return Catalogue(agent_status=agent_status, aliases=aliases)
 
 
-def validate_definition(session: Session, settings, definition: dict[str, Any]) -> Dag:
-    limits = Limits(
+def _limits(settings) -> Limits:
+    return Limits(
         max_tasks=settings.max_tasks,
         enable_shell=settings.enable_shell,
         max_expression_length=settings.max_expression_length,
     )
-    return load_definition(definition, catalogue_for(session, settings.component_aliases), limits)
+
+
+def validate_definition(session: Session, settings, definition: dict[str, Any]) -> Dag:
+    return load_definition(
+        definition, catalogue_for(session, settings.component_aliases), _limits(settings)
+    )
+
+
+def runnable_dag(session: Session, settings, workflow: Workflow) -> Dag:
+    """A stored version's DAG, checked again against what may have changed since it was saved:
+    the agents it calls and the server's limits. The definition is normalised once per version
+    (cached); only the checks run on every call."""
+    dag = dag_of(settings, workflow)
+    problems = validate(dag, catalogue_for(session, settings.component_aliases), _limits(settings))
+    if problems:
+        raise InvalidDefinition(problems)
+    return dag
 
 
 class DagCache:
@@ -78,6 +94,15 @@ def dag_for(session: Session, settings, workflow_id: str) -> Dag:
     """The DAG of a workflow version; the definition is read only when it is not cached."""
     return dag_cache.get(
         workflow_id, lambda: _stored_definition(session, workflow_id), settings.component_aliases
+    )
+
+
+def dag_in(session: Session, workflow_id: str) -> Dag:
+    """``dag_for`` in a read that holds only a session (it carries the aliases)."""
+    return dag_cache.get(
+        workflow_id,
+        lambda: _stored_definition(session, workflow_id),
+        session.info.get("component_aliases", {}),
     )
 
 

@@ -60,6 +60,17 @@ def send(canvas, app) -> None:
         canvas.apply_async()
 
 
+def send_begin(rt, run_id: str) -> bool:
+    """Ask a worker to begin a run the API wrote (``harmonia.begin_run``: task rows, plan, first
+    segment). Unsent, the run stays PENDING with no plan, and the recovery sweep sends it."""
+    try:
+        send(rt.celery.signature("harmonia.begin_run", args=(run_id,)), rt.celery)
+    except Exception:
+        log.exception("could not send run %s to begin; the recovery sweep will retry", run_id)
+        return False
+    return True
+
+
 def submit_generation(rt, run_id: str, generation: int, plan: dict[str, Any], dag: Dag) -> bool:
     """Send the first segment of a run's generation; mark the outbox once the broker has it."""
     try:

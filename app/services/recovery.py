@@ -37,7 +37,7 @@ from app.models.base import as_utc, utcnow
 from app.services.control import recover_run, release_lost_task, settle_run
 from app.services.definitions import dag_for
 from app.services.delivery import wake, wake_expander
-from app.services.dispatch import submit_generation
+from app.services.dispatch import send_begin, submit_generation
 from app.services.integrations import fail_lost_invocation, send_invocation
 from app.services.leases import (
     LEASE_REFRESH,
@@ -93,11 +93,15 @@ def _submit_unsent(rt, after: float) -> list[str]:
             r.workflow_definition_id: dag_for(session, rt.settings, r.workflow_definition_id)
             for r in rows
         }
+    # A run with no plan was never begun: the worker that begins it writes its plan and submits.
     return [
         r.id
         for r in rows
-        if r.plan
-        and submit_generation(rt, r.id, r.generation, r.plan, dags[r.workflow_definition_id])
+        if (
+            submit_generation(rt, r.id, r.generation, r.plan, dags[r.workflow_definition_id])
+            if r.plan
+            else send_begin(rt, r.id)
+        )
     ]
 
 

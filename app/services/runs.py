@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import case, insert, select
+from sqlalchemy import case, insert, null, select, update
 from sqlalchemy.orm import Session
 
 from app.engine import parameters
@@ -14,8 +15,8 @@ from app.engine.dag import Dag
 from app.engine.validation import InvalidInput, validate_input
 from app.models import Event, Run, RunState, RunStatus, TaskExecution, Workflow
 from app.models.base import new_id, utcnow
-from app.services.definitions import dag_for, validate_definition
-from app.services.dispatch import submit_generation
+from app.services.definitions import dag_for, dag_in, runnable_dag
+from app.services.dispatch import send_begin, submit_generation
 from app.services.errors import (
     InvalidRequest,
     RunNotFound,
@@ -43,12 +44,17 @@ def start_run(
     latest: bool = False,
     start: bool = True,
 ) -> Run:
-    """Write the run and its task rows, then submit the first canvas segment (outbox order).
+    """Write the run, then send the message that begins it on a worker (outbox order).
+
+    The request does the same work for a run of 1,000 tasks as for one of 2: the run's row and
+    state row. ``harmonia.begin_run`` writes the task rows and the plan and submits the first
+    segment (``begin_run``); until it has, the run is PENDING with no steps (seed 003's start
+    answer lists ``taskExecutions: []``).
 
     ``latest`` runs the workflow's latest version whichever version ``workflow_id`` names
     (clients that know no versions); ``options`` are recorded on the run as given (their
     ``metadata``'s ``tags`` and ``created_by`` are what lists filter by). Without ``start`` the
-    run is left CREATED: ``control.start_created_run`` sends it."""
+    run is written whole and left CREATED: ``control.start_created_run`` sends it."""
     with Work(rt) as work:
         session = work.session
         workflow = (get_current_workflow if latest else get_workflow)(session, workflow_id)
@@ -58,7 +64,7 @@ def start_run(
             raise InvalidRequest(
                 f"Workflow '{workflow_id}' is not active (status: {workflow.status})"
             )
-        dag = validate_definition(session, rt.settings, workflow.definition)
+        dag = runnable_dag(session, rt.settings, workflow)
         _refuse_unbound_parameters(workflow)
         try:
             data = validate_input(dag.input_schema, input_data)
@@ -66,7 +72,7 @@ def start_run(
             raise InvalidRequest(
                 "Input validation failed: " + str(exc), [p.to_dict() for p in exc.problems]
             ) from None
-        run, plan = create_run(
+        run, _plan = create_run(
             work,
             workflow,
             dag,
@@ -76,10 +82,60 @@ def start_run(
             profile=profile,
             options=options,
             status=RunStatus.PENDING if start else RunStatus.CREATED,
+            tasks=not start,
         )
     if start:
-        submit_generation(rt, run.id, 1, plan, dag)
+        send_begin(rt, run.id)
     return run
+
+
+def begin_run(rt, run_id: str) -> bool:
+    """Write a started run's task rows and plan, then submit its first segment (the worker's
+    ``harmonia.begin_run``). Idempotent: a second message, or one the recovery sweep sent again,
+    submits only a run still PENDING and never sent. A run paused or cancelled before it began
+    already has its rows (``ensure_tasks``) and is not submitted."""
+    with Work(rt) as work:
+        version = work.session.execute(
+            select(Run.workflow_definition_id).where(Run.id == run_id)
+        ).scalar_one_or_none()
+        if version is None:
+            return False
+        dag = dag_for(work.session, rt.settings, version)
+        plan = ensure_tasks(work, run_id, dag)
+        # Read after the plan's write, which waited for any control operation holding the row.
+        row = work.session.execute(
+            select(Run.status, Run.generation, Run.submitted_at).where(Run.id == run_id)
+        ).one()
+    if row.status != RunStatus.PENDING.value or row.submitted_at is not None:
+        return False
+    return submit_generation(rt, run_id, row.generation, plan, dag)
+
+
+def ensure_tasks(work: Work, run_id: str, dag: Dag | None = None) -> dict[str, Any]:
+    """The run's plan, writing it and the task rows first if the run has not begun.
+
+    Whoever sets the plan (a conditional UPDATE, so racing callers serialise on the run's row)
+    writes the rows, in the same transaction; everyone else reads the plan it wrote."""
+    session = work.session
+    plan = session.execute(select(Run.plan).where(Run.id == run_id)).scalar_one()
+    if plan is not None:
+        return plan
+    if dag is None:
+        version = session.execute(
+            select(Run.workflow_definition_id).where(Run.id == run_id)
+        ).scalar_one()
+        dag = dag_for(session, work.rt.settings, version)
+    plan = build_plan(dag)
+    won = session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.plan.is_(None))
+        .values(plan=plan)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
+        return session.execute(select(Run.plan).where(Run.id == run_id)).scalar_one()
+    _write_tasks(session, run_id, dag, {}, utcnow())
+    return plan
 
 
 def _refuse_unbound_parameters(workflow: Workflow) -> None:
@@ -114,8 +170,12 @@ def create_run(
     original_run_id: str | None = None,
     checkpoint_id: str | None = None,
     status: RunStatus = RunStatus.PENDING,
-) -> tuple[Run, dict[str, Any]]:
+    tasks: bool = True,
+) -> tuple[Run, dict[str, Any] | None]:
     """Write a new run of one workflow version: its row, task rows, state row and plan.
+
+    Without ``tasks`` only the run's row and state row are written: ``begin_run`` writes the
+    rest on a worker.
 
     ``carried`` holds tasks that are already done (a restore): they are written with their
     status, output and timestamps and are left out of the plan, so they do not run again.
@@ -123,7 +183,7 @@ def create_run(
     session = work.session
     carried = carried or {}
     run_id = new_id()
-    plan = build_plan(dag, done=set(carried))
+    plan = build_plan(dag, done=set(carried)) if tasks else None
     now = utcnow()
     run = Run(
         id=run_id,
@@ -137,7 +197,7 @@ def create_run(
         triggered_by=triggered_by,
         profile=profile,
         options=options or {},
-        plan=plan,
+        plan=plan if tasks else null(),  # SQL NULL, not JSON null: ``ensure_tasks`` asks
         created_at=now,
         updated_at=now,
         original_run_id=original_run_id,
@@ -146,32 +206,61 @@ def create_run(
     )
     session.add(run)
     session.flush()
-    session.execute(
-        insert(TaskExecution),
-        [
-            {
-                "id": new_id(),
-                "run_id": run_id,
-                "task_id": task.id,
-                "name": task.name,
-                "action": task.action,
-                "agent_name": task.agent,
-                "position": position,
-                "status": "PENDING",
-                "attempt": 0,
-                "generation": 1,
-                "updated_at": now,
-                **_carried_fields(carried.get(task.id)),
-            }
-            for position, task in enumerate(dag.tasks.values())
-        ],
-    )
+    if tasks:
+        _write_tasks(session, run_id, dag, carried, now)
     session.execute(
         insert(RunState),
         [{"run_id": run_id, "data": state or {}, "updated_at": now if state else None}],
     )
     work.controls[run_id] = (status.value, 1, 0)
     return run, plan
+
+
+def _write_tasks(
+    session: Session,
+    run_id: str,
+    dag: Dag,
+    carried: dict[str, dict[str, Any]],
+    now: datetime,
+) -> None:
+    session.execute(insert(TaskExecution), _task_rows(run_id, dag, carried, now))
+
+
+def _task_rows(
+    run_id: str, dag: Dag, carried: dict[str, dict[str, Any]], now: datetime | None
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": task_row_id(run_id, task.id),
+            "run_id": run_id,
+            "task_id": task.id,
+            "name": task.name,
+            "action": task.action,
+            "agent_name": task.agent,
+            "position": position,
+            "status": "PENDING",
+            "attempt": 0,
+            "generation": 1,
+            "updated_at": now,
+            **_carried_fields(carried.get(task.id)),
+        }
+        for position, task in enumerate(dag.tasks.values())
+    ]
+
+
+def task_row_id(run_id: str, task_id: str) -> str:
+    """A task row's id, derived from its run's and its task's: the steps of a run not begun yet
+    are shown with the ids their rows will have."""
+    return str(uuid.uuid5(uuid.UUID(run_id), task_id))
+
+
+def _unbegun_steps(session: Session, run: Run) -> list[TaskExecution]:
+    """A run not begun yet has no task rows: its steps as ``begin_run`` will write them, PENDING
+    (built here, never added to the session)."""
+    if run.plan is not None:
+        return []
+    dag = dag_in(session, run.workflow_definition_id)
+    return [TaskExecution(**row) for row in _task_rows(run.id, dag, {}, None)]
 
 
 def _carried_fields(snapshot: dict[str, Any] | None) -> dict[str, Any]:
@@ -247,7 +336,8 @@ class RunDetail(NamedTuple):
 
 
 @transactional
-def describe_run(session: Session, run_id: str) -> RunDetail:
+def describe_run(session: Session, run_id: str, *, unbegun: bool = True) -> RunDetail:
+    """``unbegun=False``: a run not begun yet has no steps (not its planned ones)."""
     # One statement, so the run and its tasks are read at one instant: two SELECTs under READ
     # COMMITTED could show a task RUNNING in a run still PENDING (a claim committed between).
     rows = session.execute(
@@ -259,7 +349,9 @@ def describe_run(session: Session, run_id: str) -> RunDetail:
     ).all()
     if not rows:
         raise RunNotFound(run_id)
-    return RunDetail(rows[0][0], [step for _, step in rows if step is not None])
+    run = rows[0][0]
+    steps = [step for _, step in rows if step is not None]
+    return RunDetail(run, steps or (_unbegun_steps(session, run) if unbegun else []))
 
 
 class Execution(NamedTuple):
@@ -272,9 +364,9 @@ class Execution(NamedTuple):
     sync_points: frozenset[str]
 
 
-def describe_execution(rt, run_id: str) -> Execution:
+def describe_execution(rt, run_id: str, *, unbegun: bool = True) -> Execution:
     with rt.db.transaction() as session:
-        run, steps = describe_run(session, run_id)
+        run, steps = describe_run(session, run_id, unbegun=unbegun)
         dag = dag_for(session, rt.settings, run.workflow_definition_id)
         workflow = session.get(Workflow, run.workflow_definition_id)
         return Execution(run, workflow, steps, dag.synchronization_points)
@@ -292,6 +384,10 @@ def steps_by_run(session: Session, run_ids: list[str]) -> dict[str, list[TaskExe
         ).scalars()
         for row in rows:
             found[row.run_id].append(row)
+        empty = [run_id for run_id, steps in found.items() if not steps]
+        if empty:
+            for run in session.execute(select(Run).where(Run.id.in_(empty))).scalars():
+                found[run.id] = _unbegun_steps(session, run)
     return found
 
 
@@ -330,22 +426,24 @@ def list_task_executions(
 
 @transactional
 def list_steps(session: Session, run_id: str) -> list[TaskExecution]:
-    get_run(session, run_id)
+    run = get_run(session, run_id)
     rows = (
         session.execute(select(TaskExecution).where(TaskExecution.run_id == run_id)).scalars().all()
-    )
+    ) or _unbegun_steps(session, run)
     # Seed 002: ordered by start time; steps that have not started follow in definition order.
     return sorted(rows, key=lambda r: (r.started_at is None, r.started_at or utcnow(), r.position))
 
 
 @transactional
 def get_step(session: Session, run_id: str, step_id: str) -> TaskExecution:
-    get_run(session, run_id)
+    run = get_run(session, run_id)
     row = session.execute(
         select(TaskExecution).where(
             TaskExecution.run_id == run_id, TaskExecution.task_id == step_id
         )
     ).scalar_one_or_none()
+    if row is None:
+        row = next((s for s in _unbegun_steps(session, run) if s.task_id == step_id), None)
     if row is None:
         raise StepNotFound(run_id, step_id)
     return row

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from sqlalchemy import event
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 
@@ -81,3 +85,32 @@ def sleep_chain(count: int, seconds: float) -> dict[str, Any]:
             for i in range(count)
         }
     }
+
+
+def begun_not_submitted(client, rt, monkeypatch, definition: dict[str, Any]) -> str:
+    """A run whose task rows and plan are written but whose first segment never reached the
+    broker (its worker died in between): begun here, with the API's and the submission's sends
+    disabled."""
+    from app.services import runs
+
+    monkeypatch.setattr("app.services.runs.send_begin", lambda *args, **kwargs: False)
+    monkeypatch.setattr("app.services.runs.submit_generation", lambda *args, **kwargs: False)
+    run_id = execute(client, create_workflow(client, definition)["id"])
+    runs.begin_run(rt, run_id)
+    monkeypatch.undo()
+    return run_id
+
+
+@contextmanager
+def statements(rt) -> Iterator[list[str]]:
+    """The SQL statements the API sends while the block runs."""
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(rt.db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(rt.db.engine, "before_cursor_execute", count)

@@ -16,7 +16,13 @@ from app.cli import beat_argv, worker_argv
 from app.models import Invocation, Run, TaskExecution
 from app.models.base import utcnow
 from tests.integration.conftest import settings_env, start_process, stop_process
-from tests.integration.helpers import create_workflow, execute, steps, wait_for_run
+from tests.integration.helpers import (
+    begun_not_submitted,
+    create_workflow,
+    execute,
+    steps,
+    wait_for_run,
+)
 
 QUEUE = "beat-sweep"
 
@@ -44,8 +50,8 @@ def beat_and_worker(settings, rt, tmp_path):
 
 
 def test_beat_sends_the_sweep_and_a_run_never_sent_completes(client, monkeypatch, beat_and_worker):
-    # The API "crashes" between committing the run and handing its canvas to the broker.
-    monkeypatch.setattr("app.services.runs.submit_generation", lambda *args, **kwargs: False)
+    # The API "crashes" between committing the run and sending the message that begins it.
+    monkeypatch.setattr("app.services.runs.send_begin", lambda *args, **kwargs: False)
     workflow = create_workflow(
         client, {"tasks": {"t": {"action": "builtin.echo", "input": {"x": 1}}}}
     )
@@ -104,11 +110,12 @@ def test_beat_fails_an_invocation_lost_with_its_worker(client, rt, beat_and_work
 
 
 def test_beat_settles_a_cancelling_run_whose_worker_died(client, rt, monkeypatch, beat_and_worker):
-    monkeypatch.setattr("app.services.runs.submit_generation", lambda *args, **kwargs: False)
-    workflow = create_workflow(
-        client, {"tasks": {"t": {"action": "builtin.sleep", "input": {"seconds": 60}}}}
+    run_id = begun_not_submitted(
+        client,
+        rt,
+        monkeypatch,
+        {"tasks": {"t": {"action": "builtin.sleep", "input": {"seconds": 60}}}},
     )
-    run_id = execute(client, workflow["id"])
     long_ago = utcnow() - timedelta(hours=1)
     with rt.db.transaction() as session:  # it was running on a worker that died, then cancelled
         session.execute(

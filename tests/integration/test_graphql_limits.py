@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import re
 import time
-from contextlib import contextmanager
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import event
 
 from tests.integration.api_support import ADMIN
+from tests.integration.helpers import statements
 
 TASKS = 500
 MANY_TASKS = {
@@ -62,21 +61,6 @@ def data(client, query: str, variables: dict | None = None) -> dict:
     body = graphql(client, query, variables)
     assert "errors" not in body, body["errors"]
     return body["data"]
-
-
-@contextmanager
-def statements(rt):
-    """The SQL statements the API sends while the block runs."""
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(rt.db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(rt.db.engine, "before_cursor_execute", count)
 
 
 def wait_finished(client, run_id: str, timeout: float = 120) -> None:

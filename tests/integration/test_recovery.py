@@ -16,6 +16,7 @@ from app.models.base import utcnow
 from app.services import recovery
 from tests.integration.conftest import settings_env
 from tests.integration.helpers import (
+    begun_not_submitted,
     create_workflow,
     execute,
     run_events,
@@ -94,14 +95,15 @@ def test_worker_killed_mid_task_is_redelivered_and_the_run_completes(live, setti
 
 
 def test_a_run_written_but_never_sent_is_sent_by_the_sweep(live, rt, monkeypatch):
-    # The API "crashes" between committing the run and handing its canvas to the broker.
-    monkeypatch.setattr("app.services.runs.submit_generation", lambda *args, **kwargs: False)
+    # The API "crashes" between committing the run and sending the message that begins it.
+    monkeypatch.setattr("app.services.runs.send_begin", lambda *args, **kwargs: False)
     workflow = create_workflow(
         live, {"tasks": {"t": {"action": "builtin.echo", "input": {"x": 1}}}}
     )
     run_id = execute(live, workflow["id"])
     time.sleep(1.0)
     assert live.get(f"/api/v1/runs/{run_id}").json["status"] == "PENDING"
+    assert steps(live, run_id)["t"]["status"] == "PENDING"  # shown before its row is written
     monkeypatch.undo()
 
     report = recovery.sweep(rt, unsent_after=0)
@@ -111,10 +113,28 @@ def test_a_run_written_but_never_sent_is_sent_by_the_sweep(live, rt, monkeypatch
     assert steps(live, run_id)["t"]["output_data"] == {"x": 1}
 
 
-def test_a_task_stuck_running_on_a_dead_worker_is_requeued(live, rt, monkeypatch):
-    monkeypatch.setattr("app.services.runs.submit_generation", lambda *args, **kwargs: False)
-    workflow = create_workflow(
+def test_a_run_begun_but_never_submitted_is_submitted_by_the_sweep(live, rt, monkeypatch):
+    # The worker that began the run wrote its rows and plan, then died before sending them.
+    run_id = begun_not_submitted(
         live,
+        rt,
+        monkeypatch,
+        {"tasks": {"t": {"action": "builtin.echo", "input": {"x": 2}}}},
+    )
+    time.sleep(1.0)
+    assert live.get(f"/api/v1/runs/{run_id}").json["status"] == "PENDING"
+
+    report = recovery.sweep(rt, unsent_after=0)
+    assert run_id in report["submitted"]
+    assert wait_for_run(live, run_id)["status"] == "COMPLETED"
+    assert steps(live, run_id)["t"]["output_data"] == {"x": 2}
+
+
+def test_a_task_stuck_running_on_a_dead_worker_is_requeued(live, rt, monkeypatch):
+    run_id = begun_not_submitted(
+        live,
+        rt,
+        monkeypatch,
         {
             "tasks": {
                 "stuck": {"action": "builtin.echo", "input": {"ok": True}},
@@ -122,8 +142,6 @@ def test_a_task_stuck_running_on_a_dead_worker_is_requeued(live, rt, monkeypatch
             }
         },
     )
-    run_id = execute(live, workflow["id"])
-    monkeypatch.undo()
     long_ago = utcnow() - timedelta(hours=1)
     with rt.db.transaction() as session:  # its worker died and its message is gone
         session.execute(

@@ -110,7 +110,8 @@ class Executions(MethodView):
             profile=PROFILE,
             latest=True,
         )
-        return runs.describe_execution(runtime(), run.id)
+        # The document's answer to a start lists no task executions: none has begun yet.
+        return runs.describe_execution(runtime(), run.id, unbegun=False)
 
 
 @executions_blp.route("/<execution_id>")

@@ -1,0 +1,106 @@
+"""A run begins on a worker: the API writes the run, a worker writes its task rows and plan and
+submits them (``harmonia.begin_run``). Before that, the run is PENDING and shows its steps PENDING
+with the ids their rows will have; a pause or a cancel that comes first is kept."""
+
+from __future__ import annotations
+
+import time
+
+from app.services.dispatch import send_begin
+from tests.integration.helpers import (
+    create_workflow,
+    execute,
+    statements,
+    steps,
+    wait_for_run,
+)
+
+TWO = {
+    "tasks": {
+        "a": {"action": "builtin.echo", "input": {"n": 1}},
+        "b": {"action": "builtin.echo", "input": {"n": 2}, "depends_on": ["a"]},
+    }
+}
+
+
+def wide(count: int) -> dict:
+    return {"tasks": {f"t{i}": {"action": "builtin.noop"} for i in range(count)}}
+
+
+def _unsent(monkeypatch) -> None:
+    """The API's message to begin the run is not sent: the run stays as the API wrote it."""
+    monkeypatch.setattr("app.services.runs.send_begin", lambda *args, **kwargs: False)
+
+
+def test_a_run_not_begun_shows_its_steps_pending_with_the_ids_they_keep(live, rt, monkeypatch):
+    _unsent(monkeypatch)
+    run_id = execute(live, create_workflow(live, TWO)["id"])
+    before = steps(live, run_id)
+    assert {s["status"] for s in before.values()} == {"PENDING"}
+    one = live.get(f"/api/v1/runs/{run_id}/steps/b")
+    assert one.status_code == 200 and one.json["id"] == before["b"]["id"], one.json
+    assert live.get(f"/api/v1/runs/{run_id}/steps/nope").status_code == 404
+
+    monkeypatch.undo()
+    assert send_begin(rt, run_id)
+    assert wait_for_run(live, run_id)["status"] == "COMPLETED"
+    after = steps(live, run_id)
+    assert {k: s["id"] for k, s in after.items()} == {k: s["id"] for k, s in before.items()}
+    assert after["b"]["output_data"] == {"n": 2}
+
+
+def test_a_second_message_to_begin_runs_nothing_twice(live, rt):
+    run_id = execute(live, create_workflow(live, TWO)["id"])
+    assert wait_for_run(live, run_id)["status"] == "COMPLETED"
+    send_begin(rt, run_id)
+    time.sleep(1.0)
+    started = live.get(f"/api/v1/events?run_id={run_id}&type=task_started").json["items"]
+    assert len(started) == 2
+
+
+def test_a_run_cancelled_before_it_begins_never_starts(live, rt, monkeypatch):
+    _unsent(monkeypatch)
+    run_id = execute(live, create_workflow(live, TWO)["id"])
+    cancelled = live.post(f"/api/v1/runs/{run_id}/cancel", json={"reason": "not today"})
+    assert cancelled.status_code == 200, cancelled.json
+    assert cancelled.json["status"] == "CANCELLED"
+    assert {s["status"] for s in steps(live, run_id).values()} == {"CANCELLED"}
+
+    monkeypatch.undo()
+    send_begin(rt, run_id)  # the message that was late arrives after all
+    time.sleep(1.0)
+    assert live.get(f"/api/v1/runs/{run_id}").json["status"] == "CANCELLED"
+    assert {s["status"] for s in steps(live, run_id).values()} == {"CANCELLED"}
+    started = live.get(f"/api/v1/events?run_id={run_id}&type=task_started").json["items"]
+    assert started == []
+
+
+def test_a_run_paused_before_it_begins_runs_on_resume(live, rt, monkeypatch):
+    _unsent(monkeypatch)
+    run_id = execute(live, create_workflow(live, TWO)["id"])
+    paused = live.post(f"/api/v1/runs/{run_id}/pause")
+    assert paused.status_code == 200 and paused.json["status"] == "PAUSED", paused.json
+
+    monkeypatch.undo()
+    send_begin(rt, run_id)
+    time.sleep(1.0)
+    assert live.get(f"/api/v1/runs/{run_id}").json["status"] == "PAUSED"
+    assert {s["status"] for s in steps(live, run_id).values()} == {"PENDING"}
+
+    assert live.post(f"/api/v1/runs/{run_id}/resume").status_code == 200
+    assert wait_for_run(live, run_id)["status"] == "COMPLETED"
+    assert steps(live, run_id)["b"]["output_data"] == {"n": 2}
+
+
+def test_executing_a_run_of_1000_tasks_costs_the_api_what_a_run_of_2_costs(live, rt):
+    small = create_workflow(live, wide(2))["id"]
+    large = create_workflow(live, wide(1000))["id"]
+    counts = {}
+    for name, workflow_id in (("small", small), ("large", large)):
+        execute(live, workflow_id)  # the version's DAG is cached from here on
+        with statements(rt) as seen:
+            run_id = execute(live, workflow_id)
+        counts[name] = len(seen)
+        assert not any("task_executions" in s.lower() and "insert" in s.lower() for s in seen)
+        assert wait_for_run(live, run_id, timeout=120)["status"] == "COMPLETED"
+    assert counts["large"] == counts["small"], counts
