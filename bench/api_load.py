@@ -55,7 +55,6 @@ LABELS = {"execute": "POST /workflows/{id}/execute", "get_run": "GET /runs/{id}"
 TARGET_P99_MS = {"execute": 100.0, "get_run": 30.0}
 API_THREADS = 256  # config/gunicorn.conf.py's default
 NO_LIMIT = "1000000 per second"
-WARM_UP_REQUESTS = 20  # sequential, of the scenario's request: caches, broker connections
 # After locust stops, one more request must be answered within this: else the API is stuck.
 ANSWER_TIMEOUT = 30.0
 STOP_TIMEOUT = 45.0  # gunicorn's graceful_timeout (30 s), then it kills its workers
@@ -93,9 +92,8 @@ def run(
                     try:
                         targets = targets or _targets(http, size, deps)
                         path, target = targets[scenario]
-                        _warm_up(http, clients, targets["get_run"][0])
-                        for _ in range(WARM_UP_REQUESTS):
-                            _request(http, scenario, path)
+                        _warm_up(http, clients, "get_run", targets["get_run"][0])
+                        _warm_up(http, clients, scenario, path)
                         figures = _locust(
                             f"http://127.0.0.1:{api_settings.port}",
                             key,
@@ -151,12 +149,12 @@ def _request(http, scenario: str, path: str, timeout: float = ANSWER_TIMEOUT):
     return response.raise_for_status()
 
 
-def _warm_up(http, clients: int, read: str) -> None:
-    """``clients`` reads at once, twice: gunicorn's threads and the database connections that
-    N requests in flight need are opened before the figures are taken, not while. (Reads only:
-    they cannot leave the API stuck.)"""
+def _warm_up(http, clients: int, scenario: str, path: str) -> None:
+    """``clients`` requests at once, twice: gunicorn's threads, the database connections that N
+    requests in flight need, and each gunicorn process's caches (the workflow's DAG) are ready
+    before the figures are taken, not while."""
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(lambda _: _request(http, "get_run", read), range(2 * clients)))
+        list(pool.map(lambda _: _request(http, scenario, path), range(2 * clients)))
 
 
 def _answers(http, scenario: str, path: str) -> bool:

@@ -42,6 +42,16 @@ errorlog = "-"
 export_metrics_dir(Settings.from_env())
 
 
+def post_worker_init(worker) -> None:
+    """The app and everything it imported stay for the process's life: freeze them out of the
+    garbage collector, so a full collection walks only what requests made. Measured on a
+    1,000-task execute: full collections took 120-135 ms each (250,000 objects at start), and
+    1-2 ms once frozen; they were the requests above 100 ms."""
+    import gc
+
+    gc.freeze()
+
+
 def child_exit(server, worker) -> None:
     """A dead worker's live gauges (stream clients) leave the sums; its counters stay."""
     from prometheus_client.multiprocess import mark_process_dead

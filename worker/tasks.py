@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from celery import shared_task
 from celery.exceptions import Ignore
 from celery.signals import worker_process_init, worker_process_shutdown
@@ -18,6 +20,9 @@ def _fresh_connections(**_kwargs) -> None:
     # runtime now (it also connects the opt-in message-size recorder).
     reset_runtime()
     get_runtime()
+    # What the process has loaded by now lives as long as it does: keep it out of the garbage
+    # collector's full collections (about 120 ms each otherwise, a stall in whatever task runs).
+    gc.freeze()
 
 
 @worker_process_shutdown.connect

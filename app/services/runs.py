@@ -9,7 +9,6 @@ from typing import Any, NamedTuple
 from sqlalchemy import case, insert, null, select, update
 from sqlalchemy.orm import Session
 
-from app.engine import parameters
 from app.engine.compiler import build_plan
 from app.engine.dag import Dag
 from app.engine.validation import InvalidInput, validate_input
@@ -65,7 +64,6 @@ def start_run(
                 f"Workflow '{workflow_id}' is not active (status: {workflow.status})"
             )
         dag = runnable_dag(session, rt.settings, workflow)
-        _refuse_unbound_parameters(workflow)
         try:
             data = validate_input(dag.input_schema, input_data)
         except InvalidInput as exc:
@@ -136,23 +134,6 @@ def ensure_tasks(work: Work, run_id: str, dag: Dag | None = None) -> dict[str, A
         return session.execute(select(Run.plan).where(Run.id == run_id)).scalar_one()
     _write_tasks(session, run_id, dag, {}, utcnow())
     return plan
-
-
-def _refuse_unbound_parameters(workflow: Workflow) -> None:
-    """A workflow with ``${params.x}`` placeholders is a template's body: running it would leave
-    them half-resolved, so it is refused with every placeholder named."""
-    found = parameters.placeholders(workflow.definition)
-    if not found:
-        return
-    names = ", ".join(sorted({name for _, name in found}))
-    raise InvalidRequest(
-        f"Workflow '{workflow.name}' has unbound template parameters: {names}. Create a template "
-        "from it and instantiate that with parameter_values to bind them",
-        [
-            {"field": path, "message": f"unbound template parameter '{name}'", "type": "unbound"}
-            for path, name in found
-        ],
-    )
 
 
 def create_run(

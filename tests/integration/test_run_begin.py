@@ -104,3 +104,27 @@ def test_executing_a_run_of_1000_tasks_costs_the_api_what_a_run_of_2_costs(live,
         assert not any("task_executions" in s.lower() and "insert" in s.lower() for s in seen)
         assert wait_for_run(live, run_id, timeout=120)["status"] == "COMPLETED"
     assert counts["large"] == counts["small"], counts
+
+
+def test_a_workflow_whose_agent_was_deactivated_is_refused_at_execute(client):
+    agent = client.post("/api/v1/agents", json={"name": "Fickle", "url": "http://fickle:1"}).json
+    workflow = create_workflow(
+        client,
+        {
+            "start_step": "a",
+            "steps": {"a": {"id": "a", "agent_name": "Fickle", "input_mapping": {}}},
+        },
+    )
+    first = client.post(f"/api/v1/workflows/{workflow['id']}/execute", json={"input_data": {}})
+    assert first.status_code == 202, first.json  # the version's checks are cached from here on
+
+    client.put(f"/api/v1/agents/{agent['id']}", json={"status": "inactive"})
+    again = client.post(f"/api/v1/workflows/{workflow['id']}/execute", json={"input_data": {}})
+    assert again.status_code == 400, again.json
+    assert again.json["errors"] == [
+        {
+            "field": "steps.a.agent_name",
+            "message": "Agent 'Fickle' not found or inactive",
+            "type": "unknown",
+        }
+    ]
