@@ -50,10 +50,13 @@ def run_task(self, run_id: str, task_id: str, generation: int) -> str:
 
 
 @shared_task(name="harmonia.begin_run", **RUN_TASK_OPTIONS)
-def begin_run(run_id: str) -> bool:
+def begin_run(run_id: str) -> str:
     """Write a run's task rows and plan and submit its first segment (``runs.begin_run``)."""
     rt = get_runtime()
-    return while_database_down(rt, f"beginning run {run_id}", lambda: runs.begin_run(rt, run_id))
+    submitted = while_database_down(
+        rt, f"beginning run {run_id}", lambda: runs.begin_run(rt, run_id)
+    )
+    return "submitted" if submitted else "not submitted"
 
 
 @shared_task(name="harmonia.advance", **RUN_TASK_OPTIONS)
