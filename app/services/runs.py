@@ -47,8 +47,9 @@ def start_run(
 
     The request does the same work for a run of 1,000 tasks as for one of 2: the run's row and
     state row. ``harmonia.begin_run`` writes the task rows and the plan and submits the first
-    segment (``begin_run``); until it has, the run is PENDING with no steps (seed 003's start
-    answer lists ``taskExecutions: []``).
+    segment (``begin_run``). Until it has, the run is PENDING with no task rows: readers show its
+    steps PENDING (``_unbegun_steps``), and seed 003's start answer lists none, as its document
+    does.
 
     ``latest`` runs the workflow's latest version whichever version ``workflow_id`` names
     (clients that know no versions); ``options`` are recorded on the run as given (their
