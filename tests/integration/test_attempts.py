@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.models import Event, Run, TaskExecution
-from app.services import attempts
+from app.services import attempts, runs
 from tests.integration.api_support import admin_app
 from tests.integration.helpers import create_workflow, execute, unique
 from worker import claiming
@@ -43,8 +43,11 @@ def parked(settings, clean):
     rt.close()
 
 
-def _run(client) -> str:
-    return execute(client, create_workflow(client, {"name": unique("wf"), **BODY})["id"])
+def _run(client, rt) -> str:
+    """A run begun here (its rows and plan written; its segment waits on the parked queue)."""
+    run_id = execute(client, create_workflow(client, {"name": unique("wf"), **BODY})["id"])
+    runs.begin_run(rt, run_id)
+    return run_id
 
 
 def _claim(rt, run_id: str, task_id: str, generation: int = 1, **kwargs):
@@ -105,7 +108,7 @@ def _set_run(rt, run_id: str, **values) -> None:
 
 def test_a_claim_takes_the_task_and_records_its_start_in_one_statement(parked):
     client, rt = parked
-    run_id = _run(client)
+    run_id = _run(client, rt)
     _set_run(rt, run_id, status="RUNNING")
     claimed = _claim(rt, run_id, "c")
     assert isinstance(claimed, attempts.Taken)
@@ -122,7 +125,7 @@ def test_a_claim_takes_the_task_and_records_its_start_in_one_statement(parked):
 
 def test_a_claim_writes_nothing_unless_the_run_is_running_in_its_generation(parked):
     client, rt = parked
-    run_id = _run(client)
+    run_id = _run(client, rt)
     before = _events(rt, run_id)
     # PENDING: promoting the run is the step-by-step path's (it emits execution_started).
     refused = _claim(rt, run_id, "a")
@@ -139,7 +142,7 @@ def test_a_claim_writes_nothing_unless_the_run_is_running_in_its_generation(park
 
 def test_a_claim_is_refused_while_an_upstream_task_failed(parked):
     client, rt = parked
-    run_id = _run(client)
+    run_id = _run(client, rt)
     _set_run(rt, run_id, status="RUNNING")
     assert isinstance(_claim(rt, run_id, "a"), attempts.Taken)
     assert _finish(rt, run_id, "a", "FAILED") is not None
@@ -149,7 +152,7 @@ def test_a_claim_is_refused_while_an_upstream_task_failed(parked):
 
 def test_finishing_records_the_outcome_its_event_and_the_progress_together(parked):
     client, rt = parked
-    run_id = _run(client)
+    run_id = _run(client, rt)
     _set_run(rt, run_id, status="RUNNING")
     assert isinstance(_claim(rt, run_id, "c"), attempts.Taken)
     # Another worker's outcome for a task this one holds is refused, and writes nothing.
@@ -172,7 +175,7 @@ def test_finishing_records_the_outcome_its_event_and_the_progress_together(parke
 
 def test_with_a_webhook_listening_the_statements_write_nothing(parked, monkeypatch):
     client, rt = parked
-    run_id = _run(client)
+    run_id = _run(client, rt)
     _set_run(rt, run_id, status="RUNNING")
     hook = client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]})
     assert hook.status_code == 201, hook.json
