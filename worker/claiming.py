@@ -26,9 +26,9 @@ from app.services.state import (
     announce,
     claim_task,
     lock_run,
+    promote_run,
     read_control,
     run_accepts_claims,
-    transition_run,
     transition_task,
 )
 from worker.protocol import CANCEL, Claimed, Stop
@@ -161,20 +161,8 @@ def claim_and_load(rt, run_id: str, task_id: str, generation: int, retries: int)
         with phase("claim"):
             # Promote the run first: taking its row lock before the claim's FOR SHARE keeps two
             # first claims from deadlocking on the same run.
-            if run.status == R.PENDING.value and transition_run(
-                work,
-                run_id,
-                R.RUNNING,
-                only_from=[R.PENDING],
-                extra_where=[Run.generation == generation],
-                started_at=utcnow(),
-            ):
-                work.emit(
-                    run_id,
-                    "execution_started",
-                    data={"workflow_id": run.workflow_id, "workflow_name": run.workflow_name},
-                    message=f"Run of '{run.workflow_name}' started",
-                )
+            if run.status == R.PENDING.value:
+                promote_run(work, run_id, generation, run.workflow_id, run.workflow_name)
             lock_run(session, run_id)
             attempt = _claim(work, rt, run_id, task_id, generation, retries)
         if isinstance(attempt, str):

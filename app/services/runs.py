@@ -24,7 +24,7 @@ from app.services.errors import (
     WorkflowNotFound,
 )
 from app.services.pagination import Page, Window, list_contains, paginate
-from app.services.state import Work
+from app.services.state import Work, promote_run
 from app.services.transactions import transactional
 from app.services.workflows import get_current_workflow, get_workflow, labels
 
@@ -89,36 +89,40 @@ def start_run(
 
 
 def begin_run(rt, run_id: str) -> bool:
-    """Write a started run's task rows and plan, then submit its first segment (the worker's
-    ``harmonia.begin_run``). Idempotent: a second message, or one the recovery sweep sent again,
-    submits only a run still PENDING and never sent. A run paused or cancelled before it began
-    already has its rows (``ensure_tasks``) and is not submitted."""
+    """Write a started run's task rows and plan, move it to RUNNING and submit its first segment
+    (the worker's ``harmonia.begin_run``); True if this call submitted it.
+
+    Only the call that writes the rows goes on. A second message finds them and does nothing:
+    if the first was lost between its commit and its send, the recovery sweep sends the segment
+    (the run is active, planned and unsent). A run paused or cancelled before it began got its
+    rows from that operation (``ensure_tasks``) and is not submitted. Promoting the run here lets
+    its first task take the single-statement claim (``attempts.claim``)."""
     with Work(rt) as work:
-        version = work.session.execute(
-            select(Run.workflow_definition_id).where(Run.id == run_id)
-        ).scalar_one_or_none()
-        if version is None:
+        run = work.session.execute(
+            select(
+                Run.workflow_definition_id, Run.generation, Run.workflow_id, Run.workflow_name
+            ).where(Run.id == run_id)
+        ).one_or_none()
+        if run is None:
             return False
-        dag = dag_for(work.session, rt.settings, version)
-        plan = ensure_tasks(work, run_id, dag)
-        # Read after the plan's write, which waited for any control operation holding the row.
-        row = work.session.execute(
-            select(Run.status, Run.generation, Run.submitted_at).where(Run.id == run_id)
-        ).one()
-    if row.status != RunStatus.PENDING.value or row.submitted_at is not None:
-        return False
-    return submit_generation(rt, run_id, row.generation, plan, dag)
+        dag = dag_for(work.session, rt.settings, run.workflow_definition_id)
+        plan, wrote = ensure_tasks(work, run_id, dag)
+        if not wrote:
+            return False
+        promote_run(work, run_id, run.generation, run.workflow_id, run.workflow_name)
+    return submit_generation(rt, run_id, run.generation, plan, dag)
 
 
-def ensure_tasks(work: Work, run_id: str, dag: Dag | None = None) -> dict[str, Any]:
-    """The run's plan, writing it and the task rows first if the run has not begun.
+def ensure_tasks(work: Work, run_id: str, dag: Dag | None = None) -> tuple[dict[str, Any], bool]:
+    """The run's plan, and whether this call wrote it: a run not begun yet gets its plan and
+    task rows here.
 
     Whoever sets the plan (a conditional UPDATE, so racing callers serialise on the run's row)
     writes the rows, in the same transaction; everyone else reads the plan it wrote."""
     session = work.session
     plan = session.execute(select(Run.plan).where(Run.id == run_id)).scalar_one()
     if plan is not None:
-        return plan
+        return plan, False
     if dag is None:
         version = session.execute(
             select(Run.workflow_definition_id).where(Run.id == run_id)
@@ -132,9 +136,9 @@ def ensure_tasks(work: Work, run_id: str, dag: Dag | None = None) -> dict[str, A
         .execution_options(synchronize_session=False)
     ).rowcount
     if not won:
-        return session.execute(select(Run.plan).where(Run.id == run_id)).scalar_one()
+        return session.execute(select(Run.plan).where(Run.id == run_id)).scalar_one(), False
     _write_tasks(session, run_id, dag, {}, utcnow())
-    return plan
+    return plan, True
 
 
 def create_run(

@@ -222,6 +222,28 @@ def transition_run(
     return True
 
 
+def promote_run(
+    work: Work, run_id: str, generation: int, workflow_id: str, workflow_name: str
+) -> bool:
+    """PENDING → RUNNING in this generation, with ``execution_started``; True if it moved."""
+    if not transition_run(
+        work,
+        run_id,
+        RunStatus.RUNNING,
+        only_from=[RunStatus.PENDING],
+        extra_where=[Run.generation == generation],
+        started_at=utcnow(),
+    ):
+        return False
+    work.emit(
+        run_id,
+        "execution_started",
+        data={"workflow_id": workflow_id, "workflow_name": workflow_name},
+        message=f"Run of '{workflow_name}' started",
+    )
+    return True
+
+
 def _task_update(
     run_id: str,
     task_id: str,

@@ -126,8 +126,10 @@ def test_a_claim_takes_the_task_and_records_its_start_in_one_statement(parked):
 def test_a_claim_writes_nothing_unless_the_run_is_running_in_its_generation(parked):
     client, rt = parked
     run_id = _run(client, rt)
+    # PENDING (a retried run is, until its first claim): promoting the run is the step-by-step
+    # path's (it emits execution_started). A run begun on a worker is already RUNNING.
+    _set_run(rt, run_id, status="PENDING")
     before = _events(rt, run_id)
-    # PENDING: promoting the run is the step-by-step path's (it emits execution_started).
     refused = _claim(rt, run_id, "a")
     assert refused.status == "PENDING" and refused.attempt is None
     for status in ("PAUSING", "PAUSED", "CANCELLING"):

@@ -122,7 +122,8 @@ def test_a_run_begun_but_never_submitted_is_submitted_by_the_sweep(live, rt, mon
         {"tasks": {"t": {"action": "builtin.echo", "input": {"x": 2}}}},
     )
     time.sleep(1.0)
-    assert live.get(f"/api/v1/runs/{run_id}").json["status"] == "PENDING"
+    assert live.get(f"/api/v1/runs/{run_id}").json["status"] == "RUNNING"  # begun
+    assert steps(live, run_id)["t"]["status"] == "PENDING"  # and nothing sent
 
     report = recovery.sweep(rt, unsent_after=0)
     assert run_id in report["submitted"]

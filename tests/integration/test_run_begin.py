@@ -56,6 +56,10 @@ def test_a_second_message_to_begin_runs_nothing_twice(live, rt):
     time.sleep(1.0)
     started = live.get(f"/api/v1/events?run_id={run_id}&type=task_started").json["items"]
     assert len(started) == 2
+    events = live.get(f"/api/v1/events?run_id={run_id}").json["items"]
+    types = [e["type"] for e in sorted(events, key=lambda e: e["id"])]
+    assert types.count("execution_started") == 1
+    assert types.index("execution_started") < types.index("task_started")
 
 
 def test_a_run_cancelled_before_it_begins_never_starts(live, rt, monkeypatch):
