@@ -106,15 +106,17 @@ def finalize_run(rt, run_id: str, generation: int) -> str:
         run = session.get(Run, run_id)
         if run is None:
             return "unknown-run"
-        rows = (
-            session.execute(
-                select(TaskExecution)
-                .where(TaskExecution.run_id == run_id)
-                .order_by(TaskExecution.position)
+        # The columns deciding the run's end, not ORM objects: a 1,000-task run builds none.
+        rows = session.execute(
+            select(
+                TaskExecution.task_id,
+                TaskExecution.status,
+                TaskExecution.error_message,
+                TaskExecution.output_data,
             )
-            .scalars()
-            .all()
-        )
+            .where(TaskExecution.run_id == run_id)
+            .order_by(TaskExecution.position)
+        ).all()
         if run.status == RunStatus.CANCELLING.value:
             transition_run(work, run_id, RunStatus.CANCELLED, completed_at=None)
             work.emit(run_id, "execution_cancelled", message="Run cancelled")
@@ -180,7 +182,7 @@ def finalize_run(rt, run_id: str, generation: int) -> str:
         return RunStatus.COMPLETED.value
 
 
-def _run_output(dag: Dag, run: Run, rows: list[TaskExecution]) -> Any:
+def _run_output(dag: Dag, run: Run, rows) -> Any:
     outputs = {r.task_id: {"output": r.output_data, "status": r.status} for r in rows}
     if dag.output_mapping is not None:
         context = {
