@@ -1,12 +1,12 @@
-"""api_crash_outbox: the API dies between committing a run and handing its canvas to the broker.
+"""api_crash_outbox: the API dies between committing a run and handing it to the broker.
 
 The API's own Redis is frozen (connections held open, no byte moving), so ``POST execute``
-commits the run row and then hangs sending the first canvas segment. The scenario waits for
+commits the run row and then hangs sending ``harmonia.begin_run``. The scenario waits for
 the committed row (``submitted_at IS NULL``), kills every gunicorn worker with SIGKILL (the
 master respawns them) and thaws the network. What should happen (README "Crash recovery", the
 outbox): the recovery sweep, sent by beat, finds the unsent run after ``HARMONIA_UNSENT_GRACE``
 and sends it; the run completes and each task body runs exactly once, even if the dead
-process's half-sent canvas reaches the broker after all when the network thaws.
+process's half-sent message reaches the broker after all when the network thaws.
 """
 
 from __future__ import annotations
