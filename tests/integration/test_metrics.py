@@ -22,6 +22,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.cli import start_embedded_redis
+from app.services.metrics import bound_queues
 from tests.integration.api_support import ADMIN, admin_app, gunicorn_api, timestamp
 from tests.integration.conftest import settings_env
 from tests.integration.helpers import TERMINAL, unique
@@ -277,7 +278,7 @@ def test_health_says_degraded_when_no_worker_answers(settings, tmp_path):
     assert "no worker" in body["services"]["execution_engine"]["message"]
 
 
-def test_queue_depth_counts_the_messages_waiting_in_a_tasks_own_queue(settings, worker, clean):
+def test_queue_depth_counts_the_messages_waiting_in_a_tasks_own_queue(settings, rt, worker, clean):
     queue = f"metrics-idle-{uuid.uuid4().hex[:8]}"  # no worker consumes it
     idle = {"tasks": {"parked": {"action": "builtin.noop", "input": {}, "queue": queue}}}
     log = Path(settings.home) / "api-queue-depth.log"
@@ -286,9 +287,18 @@ def test_queue_depth_counts_the_messages_waiting_in_a_tasks_own_queue(settings, 
         api = Api(address)
         try:
             run_id = api.run(idle)
+            # Its message reaches the queue once a worker has begun the run; the API processes'
+            # first scrape must come after (they look for new queues then).
+            deadline = time.monotonic() + 30
+            while queue not in set(bound_queues(rt.redis)):
+                assert time.monotonic() < deadline, "the run's task never reached its queue"
+                time.sleep(0.1)
             found = api.scrape()
             assert value(found, "harmonia_queue_depth", queue=queue) == 1
-            assert api.http.get(f"/api/v1/runs/{run_id}").json()["status"] == "PENDING"
+            # Begun (RUNNING), and its one task still waits in the queue.
+            assert api.http.get(f"/api/v1/runs/{run_id}").json()["status"] == "RUNNING"
+            step = api.http.get(f"/api/v1/runs/{run_id}/steps/parked").json()
+            assert step["status"] == "PENDING", step
         finally:
             api.http.close()
 
