@@ -89,9 +89,10 @@ def _submit_unsent(rt, after: float) -> list[str]:
                 Run.submitted_at.is_(None), Run.status.in_(ACTIVE), Run.updated_at < cutoff
             )
         ).all()
-        dags = {
+        dags = {  # a run not begun yet needs none here: its worker loads it
             r.workflow_definition_id: dag_for(session, rt.settings, r.workflow_definition_id)
             for r in rows
+            if r.plan
         }
     # A run with no plan was never begun: the worker that begins it writes its plan and submits.
     return [
