@@ -1,7 +1,7 @@
 """Claim a task and load what its action reads (DESIGN §4, steps 2–5).
 
 The common case is one statement (``claim_in_one``, ``app/services/attempts.py``); anything else —
-a run to promote, a park, a cancel, a skip, a re-claim, a duplicate, a webhook's outbox, SQLite —
+a run to promote, a park, a cancel, a skip, a re-claim, a duplicate, SQLite —
 is decided step by step in one transaction (``claim_and_load``).
 """
 
@@ -90,7 +90,7 @@ def claim(rt, run_id: str, task_id: str, generation: int, retries: int) -> Claim
 
 def claim_in_one(rt, run_id: str, task_id: str, generation: int, retries: int) -> Claimed | Any:
     """The common case in one statement (``attempts.claim``): a RUNNING run of this generation,
-    the task waiting for this message, nothing upstream blocking it, no webhook listening.
+    the task waiting for this message, nothing upstream blocking it.
     Anything else is for ``claim_and_load`` to decide (nothing was written): then the run's row
     as the statement read it, or None when none was read."""
     dag = _dag_of(rt, run_id)
@@ -114,7 +114,7 @@ def claim_in_one(rt, run_id: str, task_id: str, generation: int, retries: int) -
     if not isinstance(got, attempts.Taken):
         return got
     with phase("publish"):
-        announce(rt, got.events)
+        announce(rt, got.events, notify=got.notified)
     with phase("input context"):
         overrides = (got.run.options or {}).get("input_overrides") or {}
         task_input = overrides.get(task_id, task.input)

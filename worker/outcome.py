@@ -141,7 +141,7 @@ def _record_in_one(
     rt, run_id: str, dag: Dag, task: Task, outcome: TaskStatus, written: tuple
 ) -> tuple[str, str] | None:
     """``record``'s common case in one statement (``attempts.finish``); None when it wrote
-    nothing (the task is no longer this worker's, a webhook listens, SQLite)."""
+    nothing (the task is no longer this worker's, SQLite)."""
     fields, kind, message, data = written
     sync = dag.synchronization_points
     counts = progress.counts_after(dag, 0, task.id, outcome.value)
@@ -162,7 +162,7 @@ def _record_in_one(
     if finished is None:
         return None
     with phase("publish"):
-        announce(rt, finished.events)
+        announce(rt, finished.events, notify=finished.notified)
     return outcome.value, finished.run_status
 
 

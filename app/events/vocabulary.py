@@ -137,6 +137,12 @@ def compile_filter(patterns: list[str]) -> frozenset[str]:
     )
 
 
+def notified_types(patterns: list[str]) -> list[str]:
+    """The internal types whose events a webhook with these ``events`` patterns is sent, sorted
+    (kept with the webhook, ``Webhook.event_types``, so SQL can match events to webhooks)."""
+    return sorted(compile_filter(list(patterns)) - NOT_NOTIFIED)
+
+
 def internal_types(name: str) -> list[str]:
     """The internal types a name in any vocabulary stands for (``step_completed`` →
     ``task_completed``); an unknown name stands for itself."""

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from app.events.vocabulary import notified_types
 from app.models.base import Base, JSONType, new_id, utcnow
 from app.models.event import EventId
 
@@ -20,6 +21,9 @@ class Webhook(Base):
     description: Mapped[str | None] = mapped_column(Text)
     # Event-name patterns (internal or dotted names, ``*`` wildcards); empty matches nothing.
     events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The internal event types those patterns select and webhooks are sent (set with ``events``):
+    # what the outbox matches, in Python or in SQL.
+    event_types: Mapped[list[str] | None] = mapped_column(JSONType)
     workflow_id: Mapped[str | None] = mapped_column(String(36))
     run_id: Mapped[str | None] = mapped_column(String(36))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -35,6 +39,11 @@ class Webhook(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (Index("ix_webhooks_active", "active"),)
+
+    @validates("events")
+    def _select_types(self, _key: str, events: list[str]) -> list[str]:
+        self.event_types = notified_types(events or [])
+        return events
 
     @property
     def has_secret(self) -> bool:

@@ -8,18 +8,17 @@ one to record the outcome.
 
 Each statement does all of its work or none of it. Its writes are guarded by everything the
 common case needs: the run RUNNING in this generation (share-locked first, in the lock order of
-``state.lock_run``), the task still the caller's to move, no upstream task blocking it, no webhook
-listening (their outbox rows need the matching ``webhooks.outbox`` does in Python). When a guard
-fails nothing is written and the caller takes the step-by-step path, which handles every other case
-(a run to promote, a park, a skip, a re-claim, a duplicate, an outbox). SQLite takes that path
-always: it has no data-modifying CTEs.
+``state.lock_run``), the task still the caller's to move, no upstream task blocking it. With its
+events it writes their webhook outbox entries, matched in SQL as ``webhooks.outbox`` matches them
+in Python (``Webhook.event_types``, the webhook's filters, active and not expired). When a guard
+fails nothing is written and the caller takes the step-by-step path, which handles every other
+case (a run to promote, a park, a skip, a re-claim, a duplicate). SQLite takes that path always:
+it has no data-modifying CTEs.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import time
 from collections.abc import Iterable
 from functools import cache
 from typing import Any, NamedTuple
@@ -36,13 +35,6 @@ T = TaskStatus
 BLOCKING = [T.FAILED.value, T.UPSTREAM_FAILED.value, T.CANCELLED.value]
 DONE = [T.COMPLETED.value, T.SKIPPED.value]
 _ARRAYS = ("upstream", "depends_on", "reads", "blocking", "done", "sync")
-# After a statement saw a webhook listening, callers go straight to the step-by-step path for this
-# long: the statement would only write nothing and hand over. (A hint: the guard decides.)
-LISTENING_HINT = 5.0
-# Whether any webhook receives events now (``webhooks._listening``, in SQL).
-_LISTENING = (
-    "EXISTS (SELECT 1 FROM webhooks WHERE active AND (expires_at IS NULL OR expires_at > :now))"
-)
 
 
 class Taken(NamedTuple):
@@ -53,12 +45,13 @@ class Taken(NamedTuple):
     upstream: dict[str, Any]  # task id → (task_id, status, output_data)
     state: dict[str, Any] | None  # None: not asked for
     events: list[Committed]
-    listening: bool
+    notified: bool  # webhook outbox entries were written: wake the notifier
 
 
 class Finished(NamedTuple):
     run_status: str
     events: list[Committed]
+    notified: bool
 
 
 class UpstreamRow(NamedTuple):
@@ -72,19 +65,37 @@ def _statement(sql: str):
     return text(sql).bindparams(*(bindparam(name, type_=ARRAY(String)) for name in arrays))
 
 
+def _outbox(events: str) -> str:
+    """The CTE ``notified``: one webhook outbox entry per row of ``events`` (id, type) that
+    webhooks receive, naming them (``webhooks.outbox``, in SQL). Needs the CTE ``run`` with the
+    run's workflow ids."""
+    return f"""notified AS (
+    INSERT INTO webhook_outbox (event_id, event_type, run_id, webhook_ids, created_at)
+    SELECT e.id, e.type, :run_id, hooks.ids, :now
+    FROM {events} e CROSS JOIN run CROSS JOIN LATERAL (
+        SELECT jsonb_agg(w.id ORDER BY w.id) AS ids FROM webhooks w
+        WHERE w.active AND (w.expires_at IS NULL OR w.expires_at > :now)
+          AND w.event_types @> jsonb_build_array(e.type)
+          AND (w.run_id IS NULL OR w.run_id = :run_id)
+          AND (w.workflow_id IS NULL
+               OR w.workflow_id IN (run.workflow_id, run.workflow_definition_id))
+    ) hooks
+    WHERE hooks.ids IS NOT NULL
+    RETURNING 1
+)"""
+
+
 _CLAIM = f"""
 WITH run AS (
-    SELECT id, status, generation, workflow_id, workflow_name, input_data, variables, options
+    SELECT id, status, generation, workflow_id, workflow_definition_id, workflow_name,
+           input_data, variables, options
     FROM runs WHERE id = :run_id FOR SHARE
 ), upstream AS (
     SELECT task_id, status, output_data FROM task_executions
     WHERE run_id = :run_id AND task_id = ANY(:upstream)
-), listening AS (
-    SELECT {_LISTENING} AS yes
 ), go AS (
     SELECT 1 FROM run
     WHERE status = '{RunStatus.RUNNING.value}' AND generation = :generation
-      AND NOT (SELECT yes FROM listening)
       AND NOT EXISTS (
           SELECT 1 FROM upstream
           WHERE (task_id = ANY(:depends_on) AND status = ANY(:blocking))
@@ -104,15 +115,15 @@ WITH run AS (
            CAST(:data AS jsonb) || jsonb_build_object('attempt', attempt),
            :message || ' (attempt ' || attempt || ')', :now
     FROM claimed
-    RETURNING id
-)
+    RETURNING id, type
+), {_outbox("started")}
 SELECT run.id, run.status, run.generation, run.workflow_id, run.workflow_name, run.input_data,
        run.variables, run.options,
        (SELECT attempt FROM claimed) AS attempt,
        (SELECT id FROM started) AS started,
        (SELECT json_agg(json_build_array(task_id, status, output_data)) FROM upstream) AS upstream,
        (SELECT data FROM run_state WHERE run_id = :run_id AND :wants_state) AS state,
-       (SELECT yes FROM listening) AS listening
+       EXISTS (SELECT 1 FROM notified) AS notified
 FROM run
 """
 _CLAIM_STATEMENT = _statement(_CLAIM)
@@ -136,7 +147,7 @@ def claim(
 
     Returns ``Taken``; or the run's row (its ``status`` and ``generation`` as locked) when the
     statement read it but wrote nothing (a guard failed: take the step-by-step path); or None when
-    there is no such run, or the statement was not tried (SQLite, a webhook listening).
+    there is no such run, or the statement was not tried (SQLite).
 
     ``data`` and ``message`` make the ``task_started`` event; the statement adds the attempt."""
     if not _worth_trying(rt):
@@ -163,7 +174,6 @@ def claim(
     if row is None:
         return None
     if row.attempt is None:
-        _saw(row.listening)
         return row
     # As the statement wrote it.
     started = {**data, "attempt": row.attempt}
@@ -171,7 +181,7 @@ def claim(
     event = Committed(row.started, run_id, task_id, "task_started", started, text_, now)
     upstream = {tid: UpstreamRow(tid, status, out) for tid, status, out in row.upstream or ()}
     state = (row.state or {}) if wants_state else None
-    return Taken(row.attempt, row, upstream, state, [event], row.listening)
+    return Taken(row.attempt, row, upstream, state, [event], row.notified)
 
 
 def _finish_sql(fields: tuple[str, ...]) -> str:
@@ -181,17 +191,15 @@ def _finish_sql(fields: tuple[str, ...]) -> str:
     )
     return f"""
 WITH run AS (
-    SELECT status,
+    SELECT status, workflow_id, workflow_definition_id,
            (SELECT count(*) FROM task_executions t
             WHERE t.run_id = runs.id AND t.status = ANY(:done) AND NOT t.task_id = ANY(:sync))
            AS done
     FROM runs WHERE id = :run_id FOR SHARE
-), listening AS (
-    SELECT {_LISTENING} AS yes
 ), moved AS (
     UPDATE task_executions SET status = :to, updated_at = :now, {assignments}
     WHERE run_id = :run_id AND task_id = :task_id AND status = '{T.RUNNING.value}'
-      AND worker = :worker AND EXISTS (SELECT 1 FROM run) AND NOT (SELECT yes FROM listening)
+      AND worker = :worker AND EXISTS (SELECT 1 FROM run)
     RETURNING 1
 ), recorded AS (
     INSERT INTO events (run_id, task_id, type, data, message, created_at)
@@ -202,11 +210,11 @@ WITH run AS (
            'Progress: ' || (run.done + :adds) || ' of ' || :total || ' tasks done', :now
     FROM moved, run
     RETURNING id, type
-)
+), {_outbox("recorded")}
 SELECT run.status,
        (SELECT json_object_agg(type, id) FROM recorded) AS recorded,
        run.done,
-       (SELECT yes FROM listening) AS listening
+       EXISTS (SELECT 1 FROM notified) AS notified
 FROM run
 """
 
@@ -257,7 +265,6 @@ def finish(
     }
     row = _execute(rt, _finish_statement(names), params)
     if row is None or not row.recorded:
-        _saw(row is not None and row.listening)
         return None
     # As the statement wrote them.
     done = row.done + adds
@@ -275,20 +282,11 @@ def finish(
             now,
         ),
     ]
-    return Finished(row.status, events)
-
-
-_listening_seen = -math.inf
+    return Finished(row.status, events, row.notified)
 
 
 def _worth_trying(rt) -> bool:
-    return not rt.db.is_sqlite and time.monotonic() - _listening_seen >= LISTENING_HINT
-
-
-def _saw(listening: bool) -> None:
-    global _listening_seen
-    if listening:
-        _listening_seen = time.monotonic()
+    return not rt.db.is_sqlite
 
 
 _DEFINITION = text("SELECT workflow_definition_id FROM runs WHERE id = :run_id")

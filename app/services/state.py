@@ -156,12 +156,7 @@ class Work:
         self.notify = outbox(self.session, self.events, listening=listening) or self.notify
 
     def after_commit(self) -> None:
-        announce(self.rt, self.events, self.controls)
-        if self.notify:
-            try:
-                wake_expander(self.rt)
-            except Exception:  # the outbox is stored: the recovery sweep wakes the notifier
-                log.warning("could not wake the webhook notifier", exc_info=True)
+        announce(self.rt, self.events, self.controls, notify=self.notify)
         self.events = []
         self.controls = {}
         self.progress_counts = {}
@@ -172,9 +167,12 @@ def announce(
     rt,
     events: list[Event] | list[Committed],
     controls: dict[str, tuple[str, int, int]] | None = None,
+    *,
+    notify: bool = False,
 ) -> None:
-    """After a commit: publish its events and control records (one Redis round trip each), and
-    count the events (app/metrics.py; once, by whichever process committed them)."""
+    """After a commit: publish its events and control records (one Redis round trip each), wake
+    the webhook notifier if it wrote outbox entries (``notify``), and count the events
+    (app/metrics.py; once, by whichever process committed them)."""
     published = False
     try:
         if events:
@@ -184,6 +182,11 @@ def announce(
             write_control(rt.redis, run_id, status, generation, seq)
     except Exception:  # Redis is a cache and a fan-out: Postgres already holds the truth
         log.warning("could not publish %d events to Redis", len(events), exc_info=True)
+    if notify:
+        try:
+            wake_expander(rt)
+        except Exception:  # the outbox is stored: the recovery sweep wakes the notifier
+            log.warning("could not wake the webhook notifier", exc_info=True)
     record_events(events, published=published)
 
 

@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import exists, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.events.vocabulary import NOT_NOTIFIED, compile_filter
+from app.events.vocabulary import NOT_NOTIFIED
 from app.models import Delivery, DeliveryStatus, Event, OutboxEntry, Run, Webhook
 from app.models.base import as_utc, utcnow
 from app.services.errors import (
@@ -270,11 +270,6 @@ def get_delivery(session: Session, webhook_id: str, delivery_id: str) -> Deliver
 # The outbox
 
 
-@functools.lru_cache(maxsize=1024)
-def _selected(patterns: tuple[str, ...]) -> frozenset[str]:
-    return compile_filter(list(patterns))
-
-
 def _listening(now: datetime):
     """The webhooks that receive events now: active and not expired."""
     return (Webhook.active.is_(True), or_(Webhook.expires_at.is_(None), Webhook.expires_at > now))
@@ -295,7 +290,7 @@ def outbox(session: Session, events: Iterable[Event], *, listening: bool = True)
         return False
     now = utcnow()
     hooks = session.execute(
-        select(Webhook.id, Webhook.events, Webhook.workflow_id, Webhook.run_id).where(
+        select(Webhook.id, Webhook.event_types, Webhook.workflow_id, Webhook.run_id).where(
             *_listening(now)
         )
     ).all()
@@ -307,7 +302,7 @@ def outbox(session: Session, events: Iterable[Event], *, listening: bool = True)
         matched = [
             hook.id
             for hook in hooks
-            if event.type in _selected(tuple(hook.events or ()))
+            if event.type in (hook.event_types or ())
             and (not hook.run_id or hook.run_id == event.run_id)
             and (not hook.workflow_id or hook.workflow_id in lineage.get(event.run_id, ()))
         ]

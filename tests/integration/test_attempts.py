@@ -13,11 +13,10 @@ import os
 import pytest
 from sqlalchemy import select, update
 
-from app.models import Event, Run, TaskExecution
+from app.models import Event, OutboxEntry, Run, TaskExecution
 from app.services import attempts, runs
 from tests.integration.api_support import admin_app
 from tests.integration.helpers import create_workflow, execute, unique
-from worker import claiming
 
 WORKER = "attempts-test:1"
 BODY = {
@@ -175,16 +174,63 @@ def test_finishing_records_the_outcome_its_event_and_the_progress_together(parke
     assert _finish(rt, run_id, "c") is None  # recorded once
 
 
-def test_with_a_webhook_listening_the_statements_write_nothing(parked, monkeypatch):
+def test_the_statements_write_the_outbox_of_the_webhooks_their_events_match(parked):
+    """The single statements match events to webhooks in SQL as ``webhooks.outbox`` does in
+    Python: by event type (any vocabulary, wildcards), run, workflow, active and not expired."""
     client, rt = parked
     run_id = _run(client, rt)
     _set_run(rt, run_id, status="RUNNING")
-    hook = client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["*"]})
-    assert hook.status_code == 201, hook.json
-    monkeypatch.setattr(attempts, "_listening_seen", attempts._listening_seen)  # restored after
-    refused = _claim(rt, run_id, "c")
-    assert refused.attempt is None and refused.listening
-    assert _task(rt, run_id, "c").status == "PENDING"
-    # For a while the statement is not even tried; the step-by-step path writes the outbox.
-    assert _claim(rt, run_id, "c") is None
-    assert claiming.claim_in_one(rt, run_id, "c", 1, 0) is None
+    workflow_id = client.get(f"/api/v1/runs/{run_id}").json["workflow_id"]
+
+    def hook(**body) -> str:
+        answer = client.post("/api/v1/webhooks", json={"url": "http://127.0.0.1:9/h", **body})
+        assert answer.status_code == 201, answer.json
+        return answer.json["id"]
+
+    every = hook(events=["*"])
+    tasks_dotted = hook(events=["task.execution.*"])
+    completed_seed004 = hook(events=["step_completed"])
+    this_run = hook(events=["*"], run_id=run_id)
+    this_workflow = hook(events=["*"], workflow_id=workflow_id)
+    hook(events=["*"], run_id="another-run")
+    hook(events=["*"], workflow_id="another-workflow")
+    hook(events=["*"], active=False)
+    hook(events=["*"], expires_at="2020-01-01T00:00:00Z")
+    hook(events=["workflow.execution.*"])
+
+    taken = _claim(rt, run_id, "c")
+    assert taken.attempt == 1 and taken.notified
+    finished = _finish(rt, run_id, "c")
+    assert finished is not None and finished.notified
+    with rt.db.transaction() as session:
+        entries = (
+            session.execute(
+                select(OutboxEntry).where(OutboxEntry.run_id == run_id).order_by(OutboxEntry.seq)
+            )
+            .scalars()
+            .all()
+        )
+        named = {e.event_type: (e.event_id, sorted(e.webhook_ids)) for e in entries}
+    anything = [every, this_run, this_workflow]
+    assert [e.event_type for e in entries] == ["task_started", "task_completed", "progress_updated"]
+    assert named["task_started"] == (taken.events[0].id, sorted([*anything, tasks_dotted]))
+    assert named["task_completed"] == (
+        finished.events[0].id,
+        sorted([*anything, tasks_dotted, completed_seed004]),
+    )
+    assert named["progress_updated"] == (finished.events[1].id, sorted(anything))
+
+
+def test_with_no_webhook_matching_the_statements_write_no_outbox(parked):
+    client, rt = parked
+    run_id = _run(client, rt)
+    _set_run(rt, run_id, status="RUNNING")
+    answer = client.post(
+        "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/h", "events": ["workflow.execution.*"]}
+    )
+    assert answer.status_code == 201, answer.json
+    taken = _claim(rt, run_id, "c")
+    assert taken.attempt == 1 and not taken.notified
+    assert not _finish(rt, run_id, "c").notified
+    with rt.db.transaction() as session:
+        assert not session.execute(select(OutboxEntry).where(OutboxEntry.run_id == run_id)).first()
