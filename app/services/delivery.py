@@ -547,7 +547,7 @@ class _Successes:
         columns = ("attempts", "history", "response_status", "response_body", "latency_ms")
         statement = (
             update(table)
-            .where(table.c.seq == bindparam("b_seq"), table.c.status == DeliveryStatus.PENDING)
+            .where(table.c.seq == bindparam("b_seq"), _still_pending(table.c.status))
             .values(
                 status=DeliveryStatus.DELIVERED,
                 delivered_at=bindparam("b_at"),
@@ -573,6 +573,14 @@ class _Successes:
                 webhook.consecutive_failures = 0
         record_deliveries("delivered", len(self.items))
         self.items = []
+
+
+def _still_pending(status) -> Any:
+    """The guard of an attempt's UPDATE by ``seq``, written so that no index can serve it: with
+    ``status = 'pending'`` Postgres may take an index on the status instead of the primary key
+    (its statistics lag behind a table this busy), and under load such an index holds thousands
+    of entries of rows delivered moments ago: 10 ms an UPDATE instead of 0.1."""
+    return status.is_not_distinct_from(DeliveryStatus.PENDING)
 
 
 def _schedule(rt, webhook_id: str, baton: Baton, wait: float) -> str:
@@ -623,7 +631,7 @@ def _record(
         _relaxed(rt, work.session)
         recorded = work.session.execute(
             update(Delivery)
-            .where(Delivery.seq == delivery.seq, Delivery.status == DeliveryStatus.PENDING)
+            .where(Delivery.seq == delivery.seq, _still_pending(Delivery.status))
             .values(
                 **values,
                 status=status,

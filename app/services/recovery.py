@@ -20,7 +20,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from app.models import (
     Delivery,
@@ -32,6 +32,7 @@ from app.models import (
     RunStatus,
     TaskExecution,
     TaskStatus,
+    Webhook,
 )
 from app.models.base import as_utc, utcnow
 from app.services.control import recover_run, release_lost_task, settle_run
@@ -234,18 +235,14 @@ def _wake_webhooks(rt, after: float) -> list[str]:
         waiting = session.execute(
             select(OutboxEntry.seq).where(OutboxEntry.created_at < cutoff).limit(1)
         ).first()
-        ids = (
-            session.execute(
-                select(Delivery.webhook_id)
-                .where(
-                    Delivery.status == DeliveryStatus.PENDING,
-                    Delivery.created_at < cutoff,
-                    (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at < cutoff),
-                )
-                .distinct()
+        due = select(Webhook.id).where(  # by webhook: the deliveries' index begins with it
+            exists().where(
+                Delivery.webhook_id == Webhook.id,
+                Delivery.status == DeliveryStatus.PENDING,
+                Delivery.created_at < cutoff,
+                (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at < cutoff),
             )
-            .scalars()
-            .all()
         )
+        ids = session.execute(due).scalars().all()
     woken = ["outbox"] if waiting is not None and wake_expander(rt) else []
     return woken + wake(rt, ids)

@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from app.cli import beat_argv, notifier_argv, worker_argv
+from app.models import OutboxEntry
 from tests.integration.api_support import admin_app
 from tests.integration.conftest import settings_env, start_process, stop_process
 from tests.integration.helpers import create_workflow, execute
@@ -50,6 +52,13 @@ def _state_events(client, count: int) -> str:
 
 def _deliveries(client, webhook_id: str) -> list[dict]:
     return client.get(f"/api/v1/webhooks/{webhook_id}/deliveries?page_size=100").json["items"]
+
+
+def _outbox(client, run_id: str) -> int:
+    with client.application.extensions["harmonia"].db.transaction() as session:
+        return session.execute(
+            select(func.count()).where(OutboxEntry.run_id == run_id)
+        ).scalar_one()
 
 
 def test_killing_the_notifier_mid_delivery_loses_nothing(stack, tmp_path):
@@ -100,8 +109,9 @@ def test_beat_wakes_deliveries_that_were_never_sent(stack, monkeypatch, tmp_path
         webhook = client.post(
             "/api/v1/webhooks", json={"url": hooks.url, "events": ["workflow.state.updated"]}
         ).json
-        _state_events(client, 3)
+        run_id = _state_events(client, 3)
         assert _deliveries(client, webhook["id"]) == []  # written to the outbox, not yet made
+        assert _outbox(client, run_id) == 3
         processes = [
             start_process(worker_argv(settings, concurrency=1, name="sweeper"), env, log),
             start_process(beat_argv(settings), env, log),
@@ -112,6 +122,7 @@ def test_beat_wakes_deliveries_that_were_never_sent(stack, monkeypatch, tmp_path
         finally:
             for process in processes:
                 stop_process(process)
+    assert _outbox(client, run_id) == 0  # made into deliveries, the entries left the outbox
     made = _deliveries(client, webhook["id"])  # newest first
     assert [r.delivery_id for r in got] == [d["id"] for d in reversed(made)]
     assert [r.json["data"]["event_id"] for r in got] == sorted(d["event_id"] for d in made)
