@@ -8,11 +8,12 @@ ids; ``GET /stats`` → ``{"requests": n, "unique": u}``, ``GET /ids`` → every
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from app.cli import lower_priority
 
 seen: Counter[str] = Counter()
 lock = threading.Lock()
@@ -51,8 +52,8 @@ class Handler(BaseHTTPRequestHandler):
 
 def main() -> None:
     # The endpoints stand for other machines: on the bench's own cores they yield to Harmonia,
-    # as Harmonia's notifier does (HARMONIA_NOTIFY_NICE).
-    os.nice(19)
+    # as Harmonia's notifier does (HARMONIA_NOTIFY_NICE), in a session of their own.
+    lower_priority(19)
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
     server.daemon_threads = True
     server.serve_forever()

@@ -34,7 +34,10 @@ def run(count: int, repeat: int, services, harness, rt, log) -> dict[str, Any]:
     shape = next(s for s in standard_shapes() if s.key == "fan_out_200")
     workflow_id = create_workflow(harness.http, shape)
     port = free_port()
-    receiver = subprocess.Popen([sys.executable, "-m", "bench.receiver", str(port)], cwd=ROOT)
+    # Each in a session of its own, as ``harmonia dev`` starts its services (lower_priority).
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "bench.receiver", str(port)], cwd=ROOT, start_new_session=True
+    )
     notifier_log = open(ROOT / "bench" / "results" / "notifier.log", "w")  # noqa: SIM115
     notifier = subprocess.Popen(
         notifier_argv("bench-notifier"),
@@ -42,6 +45,7 @@ def run(count: int, repeat: int, services, harness, rt, log) -> dict[str, Any]:
         cwd=ROOT,
         stdout=notifier_log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         if not wait_for_port("127.0.0.1", port, timeout=20):

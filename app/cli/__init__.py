@@ -4,6 +4,7 @@ and, talking to a running server over its API, ``workflows``, ``run``, ``runs`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -244,8 +245,19 @@ def notifier(name: str) -> None:
     shared machine is busy, the workflows' tasks do not."""
     settings = Settings.from_env()
     if settings.notify_nice:
-        os.nice(settings.notify_nice)
+        lower_priority(settings.notify_nice)
     _exec(notifier_celery_argv(settings, name=name), settings)
+
+
+def lower_priority(nice: int) -> None:
+    """Run at ``nice`` (more is lower). On Linux a process that leads its own session (as
+    ``harmonia dev`` starts each service) is also its own scheduling group (autogroup), and
+    groups share the CPU evenly whatever their members' nice values: the group's share is
+    lowered too, or a niced process would still take CPU from Postgres's group."""
+    os.nice(nice)
+    if os.getsid(0) == os.getpid():
+        with contextlib.suppress(OSError):
+            Path("/proc/self/autogroup").write_text(str(min(nice, 19)))
 
 
 @main.command()
