@@ -2,19 +2,23 @@
 
 Measured runs alternate: the run with every webhook inactive (the outbox query finds none); the
 same run with all N active and the notifier stopped (the outbox alone: entries written, then
-discarded unsent); then with all N active while a real notifier (``harmonia notifier``)
-delivers to a real receiver in another process. The run's time is from ``POST …/execute`` to
-its final event, as for the other shapes; deliveries go on after it. Afterwards every delivery
-of the last series must have reached the receiver exactly once, by delivery id.
+discarded unsent); then with all N active while a real notifier (``harmonia notifier``) delivers
+to a real receiver in another process; last, with no webhook again, beside one busy loop per core
+at idle priority (the floor of what any work beside the run costs it on this machine). The
+run's time is from ``POST …/execute`` to its final event, as for the other shapes; deliveries go
+on after it. Afterwards every delivery of the last series must have reached the receiver exactly
+once, by delivery id.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -53,7 +57,13 @@ def run(count: int, repeat: int, services, harness, rt, log) -> dict[str, Any]:
         hooks = [
             _register(harness.http, f"http://127.0.0.1:{port}/hooks/{n}") for n in range(count)
         ]
-        times: dict[str, list[float]] = {"bare": [], "none": [], "outbox": [], "webhooks": []}
+        times: dict[str, list[float]] = {
+            "bare": [],
+            "none": [],
+            "busy": [],
+            "outbox": [],
+            "webhooks": [],
+        }
         drains: list[float] = []
         per_run = 0
         for attempt in range(repeat + 1):  # attempt 0 is the warm-up
@@ -74,14 +84,19 @@ def run(count: int, repeat: int, services, harness, rt, log) -> dict[str, Any]:
             drain = time.perf_counter() - ended
             per_run = total - before
             _set_active(harness.http, hooks, False)
+            # Last, as it leaves the machine warm: what any work beside the run costs it here.
+            with _idle_busy_loops():
+                busy = time_harmonia(harness.http, harness.events, workflow_id, harness.timeout)
             log(
                 f"webhooks x{count:<3} {label:<9} bare {bare:.3f} s, no webhooks "
-                f"{baseline.total:.3f} s, outbox only {outbox.total:.3f} s, with webhooks "
+                f"{baseline.total:.3f} s, beside idle busy loops {busy.total:.3f} s, outbox only "
+                f"{outbox.total:.3f} s, with webhooks "
                 f"{loaded.total:.3f} s; {per_run:,} deliveries drained {drain:.1f} s after the run"
             )
             if attempt:
                 times["bare"].append(bare)
                 times["none"].append(baseline.total)
+                times["busy"].append(busy.total)
                 times["outbox"].append(outbox.total)
                 times["webhooks"].append(loaded.total)
                 drains.append(drain)
@@ -96,8 +111,8 @@ def run(count: int, repeat: int, services, harness, rt, log) -> dict[str, Any]:
                 process.kill()
         notifier_log.close()
     ids = _delivery_ids(rt, hooks)
-    bare, none, outbox, loaded = (
-        statistics.median(times[k]) for k in ("bare", "none", "outbox", "webhooks")
+    bare, none, busy, outbox, loaded = (
+        statistics.median(times[k]) for k in ("bare", "none", "busy", "outbox", "webhooks")
     )
     duplicates = sum(n - 1 for n in received.values() if n > 1)
     missing = len(ids - set(received))
@@ -113,6 +128,7 @@ def run(count: int, repeat: int, services, harness, rt, log) -> dict[str, Any]:
         "bare_s": bare,
         "no_webhooks_s": none,
         "outbox_only_s": outbox,
+        "beside_idle_busy_loops_s": busy,
         "with_webhooks_s": loaded,
         "slowdown": loaded / none,
         "ratio_no_webhooks_to_bare": none / bare,
@@ -137,6 +153,10 @@ def report(result: dict[str, Any]) -> str:
             f"({result['ratio_with_webhooks_to_bare']:.2f}x bare)",
             f"  outbox only (notifier stopped): {result['outbox_only_s']:.3f} s "
             f"({result['outbox_only_s'] / result['no_webhooks_s']:.3f} of the run without)",
+            f"  no webhooks, beside {os.cpu_count()} busy loops at idle priority (SCHED_IDLE): "
+            f"{result['beside_idle_busy_loops_s']:.3f} s "
+            f"({result['beside_idle_busy_loops_s'] / result['no_webhooks_s']:.3f} of the run "
+            "without): what any work beside the run costs it on these cores",
             f"  slowdown {result['slowdown']:.3f} (target <= {SLOWDOWN_TARGET:g}); "
             f"exactly once: {result['deliveries_total']:,} deliveries, "
             f"{result['duplicates']} duplicates, {result['missing']} missing: {verdict}",
@@ -144,6 +164,26 @@ def report(result: dict[str, Any]) -> str:
             f"({result['deliveries_per_s']:,.0f} deliveries/s)",
         ]
     )
+
+
+@contextmanager
+def _idle_busy_loops():
+    """One busy loop per core at the lowest scheduling class there is (SCHED_IDLE): the floor of
+    what anything running beside the run (a notifier, however niced) costs it here."""
+    loops = [
+        subprocess.Popen(
+            [sys.executable, "-c", "while True: pass"],
+            preexec_fn=lambda: os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0)),
+        )
+        for _ in range(os.cpu_count() or 1)
+    ]
+    try:
+        time.sleep(0.2)
+        yield
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
 
 
 def _register(http, url: str) -> str:

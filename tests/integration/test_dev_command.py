@@ -241,7 +241,13 @@ def test_webhooks_reach_a_receiver_on_this_machine(dev_server):
         "workflow.execution.completed",
     ]
     assert {r.json["data"]["execution_id"] for r in got} == {run["id"]}
-    assert _service(process.pid, "celery", "worker", "harmonia.notify")
+    notifier = _service(process.pid, "celery", "worker", "harmonia.notify")
+    assert notifier
+    # At the lowest CPU priority, and so is its scheduling group (its own session's autogroup).
+    assert os.getpriority(os.PRIO_PROCESS, notifier) == 19
+    autogroup = Path(f"/proc/{notifier}/autogroup")
+    if autogroup.exists():  # Linux with autogroups
+        assert autogroup.read_text().split()[-1] == "19", autogroup.read_text()
     _stop(process)
 
 
