@@ -2,7 +2,9 @@
 
 Every event is written by ``Work`` (``app/services/state.py``); in the same transaction,
 ``outbox`` writes an entry for each event that active webhooks match, naming them, so a crash
-after the commit loses no notification and a rolled-back change sends none.
+after the commit loses no notification and a rolled-back change sends none. A task's claim and
+outcome, written as single statements (``app/services/attempts.py``), match in SQL instead, on
+the same ``Webhook.event_types``.
 ``app/services/delivery.py`` turns entries into deliveries (one per webhook) and sends them.
 
 Signing secrets are kept encrypted (Fernet, with a key derived from the server's secret key), so
