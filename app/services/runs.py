@@ -242,9 +242,11 @@ def task_row_id(run_id: str, task_id: str) -> str:
 
 def _unbegun_steps(session: Session, run: Run) -> list[TaskExecution]:
     """A run not begun yet has no task rows: its steps as ``begin_run`` will write them, PENDING
-    (built here, never added to the session)."""
-    if run.plan is not None:
-        return []
+    (built here, never added to the session).
+
+    Called when a read found no task rows: ``begin_run`` writes the rows and the plan in one
+    transaction, so the run had not begun when that read ran. Its plan is not asked again (a
+    deferred column, loaded by a later statement that could see the run begun since)."""
     dag = dag_in(session, run.workflow_definition_id)
     return [TaskExecution(**row) for row in _task_rows(run.id, dag, {}, None)]
 

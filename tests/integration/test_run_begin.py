@@ -4,8 +4,12 @@ with the ids their rows will have; a pause or a cancel that comes first is kept.
 
 from __future__ import annotations
 
+import threading
 import time
 
+from sqlalchemy import event
+
+from app.services import runs
 from app.services.dispatch import send_begin
 from tests.integration.helpers import (
     create_workflow,
@@ -47,6 +51,40 @@ def test_a_run_not_begun_shows_its_steps_pending_with_the_ids_they_keep(live, rt
     after = steps(live, run_id)
     assert {k: s["id"] for k, s in after.items()} == {k: s["id"] for k, s in before.items()}
     assert after["b"]["output_data"] == {"n": 2}
+
+
+def _step_b(path: str, body) -> dict:
+    if path.endswith("/b"):
+        return body
+    if path.endswith("/steps"):
+        return {step["step_id"]: step for step in body}["b"]
+    return body["task_statuses"]["b"]  # seed 000's execution
+
+
+def test_a_run_that_begins_while_its_steps_are_read_shows_them(live, rt, monkeypatch):
+    """The run begins between the read that finds no task rows and the rest of the request: the
+    steps are shown as they were when read, never missing."""
+    for path in ("/api/v1/runs/{}/steps/b", "/api/v1/runs/{}/steps", "/api/executions/{}"):
+        _unsent(monkeypatch)
+        run_id = execute(live, create_workflow(live, TWO)["id"])
+        monkeypatch.undo()
+        begun = []
+
+        def begin_meanwhile(_conn, _cursor, statement, *_args, run_id=run_id, begun=begun):
+            if not begun and "task_executions" in statement.lower():
+                begun.append(True)  # on another connection, committed before this read goes on
+                worker = threading.Thread(target=runs.begin_run, args=(rt, run_id))
+                worker.start()
+                worker.join()
+
+        event.listen(rt.db.engine, "after_cursor_execute", begin_meanwhile)
+        try:
+            read = live.get(path.format(run_id))
+        finally:
+            event.remove(rt.db.engine, "after_cursor_execute", begin_meanwhile)
+        assert begun and read.status_code == 200, (path, read.json)
+        assert _step_b(path, read.json)["status"].upper() == "PENDING", (path, read.json)
+        assert wait_for_run(live, run_id)["status"] == "COMPLETED"
 
 
 def test_a_second_message_to_begin_runs_nothing_twice(live, rt):
