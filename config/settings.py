@@ -29,6 +29,13 @@ def _float(value: str | None, default: float) -> float:
     return default if value in (None, "") else float(value)
 
 
+def _choice(name: str, value: str | None, choices: tuple[str, ...], default: str) -> str:
+    chosen = default if value in (None, "") else value.strip().lower()
+    if chosen not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return chosen
+
+
 def _list(value: str | None) -> tuple[str, ...]:
     return tuple(item.strip() for item in (value or "").split(",") if item.strip())
 
@@ -116,6 +123,9 @@ class Settings:
     # an offline worker stays in the ops listing this long before it is forgotten.
     worker_offline_after: float = 30.0
     worker_offline_retention: float = 86400.0
+    # Celery's task events a worker sends: ``failed`` (what the monitor reads) or ``all`` (for
+    # Flower or ``celery events``). Worker events (online, heartbeat, offline) are always sent.
+    celery_task_events: str = "failed"
     # Prometheus multiprocess mode (README "Metrics"): the directory where every process of one
     # deployment writes its metric files (empty: ``home/metrics``). ``/metrics`` sums them.
     metrics_dir: str = ""
@@ -171,6 +181,12 @@ class Settings:
             notify_nice=_int(get("HARMONIA_NOTIFY_NICE"), 19),
             worker_offline_after=_float(get("HARMONIA_WORKER_OFFLINE_AFTER"), 30.0),
             worker_offline_retention=_float(get("HARMONIA_WORKER_OFFLINE_RETENTION"), 86400.0),
+            celery_task_events=_choice(
+                "HARMONIA_CELERY_TASK_EVENTS",
+                get("HARMONIA_CELERY_TASK_EVENTS"),
+                ("failed", "all"),
+                "failed",
+            ),
             # A process started with only prometheus_client's own variable keeps that directory.
             metrics_dir=get("HARMONIA_METRICS_DIR") or get("PROMETHEUS_MULTIPROC_DIR") or "",
         )

@@ -248,6 +248,46 @@ def test_processed_and_failed_counts_come_from_the_worker_that_ran_the_task(
     assert session["failed"] == 0
 
 
+def test_a_worker_sends_only_the_task_events_the_monitor_reads(rt, second):
+    """Celery's task events cost a Redis round trip each in the worker's main process: of them,
+    only ``task-failed`` is sent (``HARMONIA_CELERY_TASK_EVENTS``); worker events always are."""
+    got: list[dict] = []
+    ready = threading.Event()
+    with rt.celery.connection_for_read() as connection:
+        receiver = rt.celery.events.Receiver(
+            connection, handlers={"*": got.append}, node_id=f"test-{uuid.uuid4().hex[:8]}"
+        )
+        receiver.on_consume_ready = lambda *args, **kwargs: ready.set()
+        reader = threading.Thread(
+            target=lambda: receiver.capture(limit=None, timeout=None, wakeup=False), daemon=True
+        )
+        reader.start()
+        assert ready.wait(10), "the event receiver did not start"
+        try:
+            succeeded = rt.celery.send_task(
+                "harmonia.begin_run", args=[str(uuid.uuid4())], queue=second.queue
+            )
+            failed = rt.celery.send_task("harmonia.run_task", args=[], queue=second.queue)
+            wait_until(
+                lambda: any(e["type"] == "task-failed" and e["uuid"] == failed.id for e in got),
+                what="task-failed of the failing task",
+            )
+            wait_until(
+                lambda: any(
+                    e["type"] == "worker-heartbeat" and e["hostname"] == second.hostname
+                    for e in got
+                ),
+                what="a heartbeat of the worker",
+            )
+        finally:
+            receiver.should_stop = True
+            reader.join(5)
+    ours = [e for e in got if e.get("hostname") == second.hostname]
+    tasks = {(e["type"], e["uuid"]) for e in ours if e["type"].startswith("task-")}
+    assert tasks == {("task-failed", failed.id)}, sorted(tasks)
+    assert succeeded.id not in {e.get("uuid") for e in ours}
+
+
 # -- online and offline, through the running monitor ---------------------------------------------
 
 
