@@ -210,7 +210,15 @@ def run(args: argparse.Namespace, services) -> dict[str, Any]:
         stack.callback(lambda: leaked.update(harmonia_api=drop_waiters(rt.celery)))
         api = app.test_client()
         api.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-        harness = Harness(client, api, rt.redis, events, args.timeout, log)
+        harness = Harness(
+            client,
+            api,
+            rt.redis,
+            events,
+            args.timeout,
+            log,
+            vacuum=lambda: vacuum(settings.resolved_database_url),
+        )
         shapes, concurrent, compile_result, hooks = [], [], None, None
         for index, concurrency in enumerate(args.concurrencies):
             worker = start_worker(services, concurrency, harness)

@@ -51,6 +51,7 @@ def measure(h: Harness, runs: int, repeat: int, concurrency: int) -> dict[str, A
     for attempt in range(repeat + 1):  # attempt 0 is the warm-up
         h.client.control.purge()
         bare_s = time_bare(h.client, fan, h.timeout, runs).total
+        h.vacuum()
         harmonia_s = time_harmonia(h.http, h.events, workflow_id, h.timeout, runs).total
         label = "warm-up" if attempt == 0 else f"run {attempt}/{repeat}"
         h.log(

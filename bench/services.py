@@ -129,7 +129,10 @@ def vacuum(database_url: str) -> None:
     engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(
-            text("VACUUM ANALYZE events, task_executions, runs, workflows, webhook_deliveries")
+            text(
+                "VACUUM ANALYZE events, task_executions, runs, run_state, workflows, "
+                "webhook_deliveries, webhook_outbox"
+            )
         )
     engine.dispose()
 

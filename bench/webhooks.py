@@ -70,14 +70,17 @@ def run(count: int, repeat: int, services, harness, rt, log) -> dict[str, Any]:
             label = "warm-up" if attempt == 0 else f"run {attempt}/{repeat}"
             harness.client.control.purge()
             bare = time_bare(harness.client, shape, harness.timeout).total
+            harness.vacuum()
             baseline = time_harmonia(harness.http, harness.events, workflow_id, harness.timeout)
             _set_active(harness.http, hooks, True)
             # The outbox alone: deliveries are written, the notifier is stopped (SIGSTOP).
             notifier.send_signal(signal.SIGSTOP)
+            harness.vacuum()
             outbox = time_harmonia(harness.http, harness.events, workflow_id, harness.timeout)
             _discard_outbox(rt)  # that run measured the writing only: nothing to send
             notifier.send_signal(signal.SIGCONT)
             before = _delivered(rt, hooks)
+            harness.vacuum()
             loaded = time_harmonia(harness.http, harness.events, workflow_id, harness.timeout)
             ended = time.perf_counter()
             total = _wait_drained(rt, hooks)
@@ -85,6 +88,7 @@ def run(count: int, repeat: int, services, harness, rt, log) -> dict[str, Any]:
             per_run = total - before
             _set_active(harness.http, hooks, False)
             # Last, as it leaves the machine warm: what any work beside the run costs it here.
+            harness.vacuum()
             with _idle_busy_loops():
                 busy = time_harmonia(harness.http, harness.events, workflow_id, harness.timeout)
             log(
