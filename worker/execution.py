@@ -48,7 +48,9 @@ def _run_claimed(rt, run_id: str, claimed: Claimed, retries: int) -> str:
         result, run_status = while_database_down(
             rt,
             f"recording task {task.id} of run {run_id}",
-            lambda: outcome.record(rt, run_id, claimed.dag, task, ended, attempt, retries, done),
+            lambda: outcome.record(
+                rt, run_id, claimed.dag, task, ended, attempt, retries, done, claimed.held
+            ),
         )
     if result == T.COMPLETED.value and claimed.checkpoint_every:
         while_database_down(

@@ -6,6 +6,7 @@ from typing import Any, NamedTuple
 
 from app.engine.dag import Dag, Task
 from app.models import RunStatus
+from worker.publishing import Held
 
 # A run being cancelled, or cancelled: its tasks stop.
 CANCEL = (RunStatus.CANCELLING.value, RunStatus.CANCELLED.value)
@@ -37,3 +38,4 @@ class Claimed(NamedTuple):
     meta: dict[str, Any]
     checkpoint_every: int | None
     dag: Dag
+    held: Held | None = None  # the claim's events, not published yet (``worker/publishing.py``)
