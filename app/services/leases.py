@@ -65,23 +65,26 @@ def lease_held(rt, run_id: str, task_id: str) -> bool:
 
 class _Refresher:
     """One daemon thread per process refreshes every lease its tasks hold: a task starts no
-    thread of its own (starting one costs a context switch on every task, however short)."""
+    thread of its own (starting one costs a context switch on every task, however short), and
+    wakes the thread only when it sleeps with nothing due (a new lease is never due before the
+    ones it already waits for)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._held: dict[str, list] = {}  # key → [runtime, next refresh due, written]
+        self._armed = False  # the thread sleeps until a refresh is due (not indefinitely)
         self._pid: int | None = None
 
     def hold(self, rt, key: str) -> None:
         with self._lock:
             if self._pid != os.getpid():  # first lease in this (forked) process
-                self._pid, self._held = os.getpid(), {}
+                self._pid, self._held, self._armed = os.getpid(), {}, False
                 threading.Thread(target=self._run, name="lease-refresher", daemon=True).start()
             # The first write waits one refresh interval: most tasks finish sooner and never
             # touch Redis. A redelivery only comes after the visibility timeout, far longer.
             self._held[key] = [rt, time.monotonic() + LEASE_REFRESH, False]
-            if len(self._held) == 1:
+            if not self._armed:
                 self._wake.set()
 
     def release(self, key: str) -> bool:
@@ -98,6 +101,7 @@ class _Refresher:
                 for _key, entry in due:
                     entry[1] = now + LEASE_REFRESH
                 soonest = min((entry[1] for entry in self._held.values()), default=None)
+                self._armed = soonest is not None
                 self._wake.clear()
             for key, entry in due:
                 with contextlib.suppress(Exception):

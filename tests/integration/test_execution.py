@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
 from datetime import datetime
 
 import pytest
 
-from app.services.leases import pid_alive
+from app.services.leases import LEASE_REFRESH, LEASE_TTL, lease_key, pid_alive
 from tests.integration.helpers import create_workflow, execute, run_workflow, steps, wait_for_run
 
 
@@ -351,3 +352,39 @@ def test_submitting_canvases_leaves_no_result_subscriptions_behind(live, rt):
     if channels:  # redis-py forgets a channel only once it reads Redis's confirmation
         subscribers = dict(rt.redis.pubsub_numsub(*channels))
         assert sum(subscribers.values()) == 0, subscribers
+
+
+def test_a_long_task_holds_a_fresh_lease_while_it_runs_and_none_after(live, rt, tmp_path):
+    """A task running past the first refresh has a lease in Redis (how a worker on another host
+    tells it is alive), refreshed until it ends, then removed; a quick one never writes one."""
+    go = tmp_path / "go"
+    workflow = create_workflow(
+        live,
+        {
+            "tasks": {
+                "quick": {"action": "builtin.noop"},
+                "long": {
+                    "action": "cli.execute_command",
+                    "depends_on": ["quick"],
+                    "input": {
+                        "command": f"while [ ! -f {go} ]; do sleep 0.05; done",
+                        "shell": True,
+                    },
+                },
+            }
+        },
+    )
+    run_id = execute(live, workflow["id"])
+    key = lease_key(run_id, "long")
+    deadline = time.monotonic() + LEASE_REFRESH + 10
+    while not rt.redis.exists(key):
+        assert time.monotonic() < deadline, "no lease written"
+        time.sleep(0.1)
+    host, _, pid = rt.redis.get(key).rpartition(":")  # the worker's host:pid
+    assert host and pid.isdigit() and pid_alive(int(pid))
+    time.sleep(LEASE_TTL - LEASE_REFRESH + 1)  # gone by now unless it was refreshed
+    assert rt.redis.exists(key)
+    go.touch()
+    assert wait_for_run(live, run_id)["status"] == "COMPLETED"
+    assert not rt.redis.exists(key)
+    assert not rt.redis.exists(lease_key(run_id, "quick"))
