@@ -23,6 +23,7 @@ from app.services.leases import owner_alive, worker_id
 from app.services.run_state import read_state
 from app.services.state import (
     Work,
+    announce,
     claim_task,
     lock_run,
     promote_run,
@@ -30,7 +31,6 @@ from app.services.state import (
     run_accepts_claims,
     transition_task,
 )
-from worker import publishing
 from worker.protocol import CANCEL, Claimed, Stop
 
 R, T = RunStatus, TaskStatus
@@ -113,7 +113,8 @@ def claim_in_one(rt, run_id: str, task_id: str, generation: int, retries: int) -
     )
     if not isinstance(got, attempts.Taken):
         return got
-    held = publishing.hold(rt, got.events, got.notified)  # published with the outcome
+    with phase("publish"):
+        announce(rt, got.events, notify=got.notified)
     with phase("input context"):
         overrides = (got.run.options or {}).get("input_overrides") or {}
         task_input = overrides.get(task_id, task.input)
@@ -123,7 +124,7 @@ def claim_in_one(rt, run_id: str, task_id: str, generation: int, retries: int) -
                 state = read_state(session, run_id)
         context = _context(got.run, got.upstream, state or {})
     return Claimed(
-        task, task_input, context, None, got.attempt, meta, dag.checkpoint.every_n_tasks, dag, held
+        task, task_input, context, None, got.attempt, meta, dag.checkpoint.every_n_tasks, dag
     )
 
 

@@ -48,9 +48,7 @@ def _run_claimed(rt, run_id: str, claimed: Claimed, retries: int) -> str:
         result, run_status = while_database_down(
             rt,
             f"recording task {task.id} of run {run_id}",
-            lambda: outcome.record(
-                rt, run_id, claimed.dag, task, ended, attempt, retries, done, claimed.held
-            ),
+            lambda: outcome.record(rt, run_id, claimed.dag, task, ended, attempt, retries, done),
         )
     if result == T.COMPLETED.value and claimed.checkpoint_every:
         while_database_down(

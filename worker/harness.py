@@ -14,11 +14,9 @@ from app.models import RunStatus, TaskStatus
 from app.phases import phase
 from app.services.leases import Lease
 from app.services.state import Work, read_control
-from worker import publishing
 from worker.actions import ActionCancelled, ActionContext, ActionError, Emit, run_action
 from worker.claiming import agent_name
 from worker.protocol import CANCEL, Claimed
-from worker.publishing import Held
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +49,10 @@ def stop_checker(rt, run_id: str):
 
 
 def action_emitter(
-    rt,
-    run_id: str | None,
-    task_id: str | None = None,
-    *,
-    invocation_id: str | None = None,
-    before: Held | None = None,
+    rt, run_id: str | None, task_id: str | None = None, *, invocation_id: str | None = None
 ) -> Emit:
     """``ctx.emit`` for a running action (a run's task, or a direct invocation): each event in
-    its own short transaction, then published, after the claim's events (``before``) if they
-    are still held.
+    its own short transaction, then published.
 
     Callers throttle (progress ≤ 10/s, output flushed every ~100 ms), so one small commit per
     event is cheap and each event reaches clients promptly. Losing a progress or output event must
@@ -68,7 +60,6 @@ def action_emitter(
     """
 
     def emit(type_: str, data: dict[str, Any], message: str | None) -> None:
-        publishing.flush(before)
         try:
             with Work(rt) as work:
                 work.emit(
@@ -103,7 +94,7 @@ def run(rt, run_id: str, claimed: Claimed, retries: int) -> tuple[TaskStatus, di
         agent=claimed.agent,
         should_stop=stop_checker(rt, run_id),
         task_name=task.name,
-        emit=action_emitter(rt, run_id, task.id, before=claimed.held),
+        emit=action_emitter(rt, run_id, task.id),
     )
     started = time.monotonic()
     resolved: Any = None

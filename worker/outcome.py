@@ -17,9 +17,7 @@ from app.services import attempts, progress
 from app.services.leases import worker_id
 from app.services.run_state import merge_state
 from app.services.state import Work, announce, transition_task
-from worker import publishing
 from worker.protocol import Stop
-from worker.publishing import Held
 
 T = TaskStatus
 
@@ -87,10 +85,9 @@ def record(
     attempt: int,
     retries: int,
     done: dict[str, Any],
-    held: Held | None = None,
 ) -> tuple[str, str]:
     """Persist the task's outcome and its event (one statement, or one transaction), then
-    publish (after ``held``, the claim's events, if they are still held).
+    publish.
 
     Also returns the run's status as the database sees it after this write, so a pause or
     cancel that waits for this task to stop is settled without trusting a lagging cache.
@@ -98,10 +95,9 @@ def record(
     if not done["state"]:  # a state update is merged by the transaction below
         with phase("record in one"):
             written = _outcome(task, outcome, attempt, retries, done)
-            recorded = _record_in_one(rt, run_id, dag, task, outcome, written, held)
+            recorded = _record_in_one(rt, run_id, dag, task, outcome, written)
         if recorded is not None:
             return recorded
-    publishing.flush(held)  # before this transaction's events
     with Work(rt) as work:
         with phase("lock run"):
             locked_status, done_before = progress.lock_run_counting(work.session, run_id, dag)
@@ -142,7 +138,7 @@ def record(
 
 
 def _record_in_one(
-    rt, run_id: str, dag: Dag, task: Task, outcome: TaskStatus, written: tuple, held: Held | None
+    rt, run_id: str, dag: Dag, task: Task, outcome: TaskStatus, written: tuple
 ) -> tuple[str, str] | None:
     """``record``'s common case in one statement (``attempts.finish``); None when it wrote
     nothing (the task is no longer this worker's, SQLite)."""
@@ -166,8 +162,7 @@ def _record_in_one(
     if finished is None:
         return None
     with phase("publish"):
-        events, notify = publishing.with_held(held, finished.events, finished.notified)
-        announce(rt, events, notify=notify)
+        announce(rt, finished.events, notify=finished.notified)
     return outcome.value, finished.run_status
 
 

@@ -6,7 +6,6 @@ from typing import Any, NamedTuple
 
 from app.engine.dag import Dag, Task
 from app.models import RunStatus
-from worker.publishing import Held
 
 # A run being cancelled, or cancelled: its tasks stop.
 CANCEL = (RunStatus.CANCELLING.value, RunStatus.CANCELLED.value)
@@ -38,4 +37,3 @@ class Claimed(NamedTuple):
     meta: dict[str, Any]
     checkpoint_every: int | None
     dag: Dag
-    held: Held | None = None  # the claim's events, not published yet (``worker/publishing.py``)

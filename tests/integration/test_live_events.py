@@ -12,7 +12,6 @@ import httpx
 import pytest
 from simple_websocket import Client, ConnectionClosed
 
-from app.services.dispatch import send_begin
 from tests.integration.api_support import ADMIN, ws_collect
 from tests.integration.helpers import create_workflow, execute, sleep_chain, wait_for_run
 
@@ -205,61 +204,3 @@ def test_unknown_invocation_stream_says_so(server):
     ]
     response = httpx.get(f"http://{server}/events/invocations/no-such", headers=ADMIN)
     assert response.status_code == 404
-
-
-def test_a_task_is_seen_starting_while_it_runs_and_every_event_arrives_in_order(
-    live, rt, server, tmp_path, monkeypatch
-):
-    """A claim's ``task_started`` goes out with the outcome when the action is quick, and by
-    itself when it is not: a watcher subscribed before the run began sees the waiting task start
-    while it still waits, then every event once, in the order they were committed."""
-    go = tmp_path / "go"
-    workflow = create_workflow(
-        live,
-        {
-            "tasks": {
-                "quick": {"action": "builtin.echo", "input": {"n": 1}},
-                "wait": {
-                    "action": "cli.execute_command",
-                    "depends_on": ["quick"],
-                    "input": {
-                        "command": f"while [ ! -f {go} ]; do sleep 0.05; done",
-                        "shell": True,
-                    },
-                },
-                "after": {"action": "builtin.noop", "depends_on": ["wait"]},
-            }
-        },
-    )
-    monkeypatch.setattr("app.services.runs.send_begin", lambda *args, **kwargs: False)
-    run_id = execute(live, workflow["id"])
-    monkeypatch.undo()
-    ws = Client.connect(f"ws://{server}/ws/executions/{run_id}", headers=ADMIN)
-    got: list[dict] = []
-
-    def receive_until(done, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not done() and time.monotonic() < deadline:
-            raw = ws.receive(timeout=0.5)
-            if raw is not None:
-                got.append(json.loads(raw))
-
-    def seen(type_: str, task_id: str) -> bool:
-        return any(e["type"] == type_ and e.get("task_id") == task_id for e in got)
-
-    try:
-        receive_until(lambda: False, 0.5)  # subscribed, and the history sent, before it begins
-        send_begin(rt, run_id)
-        receive_until(lambda: seen("task_started", "wait"), 10)
-        assert seen("task_started", "wait"), [(e["type"], e.get("task_id")) for e in got]
-        assert not seen("task_completed", "wait") and not go.exists()
-        go.touch()
-        with contextlib.suppress(ConnectionClosed):
-            receive_until(lambda: seen("task_completed", "after"), 30)
-    finally:
-        close(ws)
-    assert wait_for_run(live, run_id)["status"] == "COMPLETED"
-    received = [e["event_id"] for e in got]
-    assert received == sorted(set(received)), [(e["type"], e.get("task_id")) for e in got]
-    for task_id in ("quick", "wait", "after"):
-        assert seen("task_started", task_id) and seen("task_completed", task_id), task_id
