@@ -38,7 +38,7 @@ class FailuresOnly(EventDispatcher):
     """Celery's events without the task events nobody here reads.
 
     With task events on, a worker's main process publishes three events per task (received,
-    started, succeeded), each its own Redis round trip: about a third of its work. The fleet
+    started, succeeded), flushed to Redis a few at a time: about a third of its work. The fleet
     monitor reads only ``task-failed`` (and the worker events, always sent); Flower or ``celery
     events`` want them all (``HARMONIA_CELERY_TASK_EVENTS=all``)."""
 
