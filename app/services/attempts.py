@@ -303,8 +303,7 @@ def definition_of(rt, run_id: str) -> str | None:
 
 def _execute(rt, statement, params: dict[str, Any]):
     """One statement on its own (autocommit: its writes commit with it, no BEGIN or COMMIT)."""
-    with rt.db.statements.connect() as conn:
-        return conn.execute(statement, params).first()
+    return rt.db.first(statement, params)
 
 
 @cache

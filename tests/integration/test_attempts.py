@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import ProgrammingError
 
 from app.models import Event, OutboxEntry, Run, TaskExecution
 from app.services import attempts, runs
 from tests.integration.api_support import admin_app
 from tests.integration.helpers import create_workflow, execute, unique
+from worker.runtime import DATABASE_DOWN
 
 WORKER = "attempts-test:1"
 BODY = {
@@ -234,3 +236,33 @@ def test_with_no_webhook_matching_the_statements_write_no_outbox(parked):
     assert not _finish(rt, run_id, "c").notified
     with rt.db.transaction() as session:
         assert not session.execute(select(OutboxEntry).where(OutboxEntry.run_id == run_id)).first()
+
+
+def test_a_statement_on_a_connection_the_server_closed_is_retried_on_a_new_one(parked):
+    """The statements bypass SQLAlchemy's execution (``Database.first``); a connection cut under
+    them still raises SQLAlchemy's OperationalError, which the worker retries (``DATABASE_DOWN``),
+    and leaves the pool: the next try connects again and claims."""
+    client, rt = parked
+    run_id = _run(client, rt)
+    _set_run(rt, run_id, status="RUNNING")
+    assert attempts.definition_of(rt, run_id)  # a pooled connection, now idle
+    with rt.db.transaction() as session:
+        cut = session.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND state = 'idle' AND query LIKE 'SELECT workflow_definition_id%'"
+            )
+        ).all()
+    assert cut, "the pooled connection was not found"
+    with pytest.raises(DATABASE_DOWN):
+        _claim(rt, run_id, "c")
+    assert tuple(_task(rt, run_id, "c")) == ("PENDING", None, 0)
+    assert isinstance(_claim(rt, run_id, "c"), attempts.Taken)
+
+
+def test_a_statement_that_fails_raises_sqlalchemys_error_and_keeps_the_connection(parked):
+    _client, rt = parked
+    with pytest.raises(ProgrammingError, match="no_such_table"):
+        rt.db.first(text("SELECT * FROM no_such_table WHERE id = :id"), {"id": 1})
+    assert rt.db.first(text("SELECT CAST(:n AS int) AS n"), {"n": 2}).n == 2
