@@ -17,9 +17,17 @@ LEASE_TTL = 10
 LEASE_REFRESH = 3.0
 
 
+_worker_id: tuple[int, str] = (0, "")
+
+
 def worker_id() -> str:
-    # Computed per call: prefork children share the module but not the pid.
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """``host:pid`` of this process (kept per pid: prefork children share the module, not the
+    pid; asked for twice per task, and the host name is a system call)."""
+    global _worker_id
+    pid = os.getpid()
+    if _worker_id[0] != pid:
+        _worker_id = (pid, f"{socket.gethostname()}:{pid}")
+    return _worker_id[1]
 
 
 def lease_key(run_id: str, task_id: str) -> str:
