@@ -37,6 +37,7 @@ from kombu.serialization import dumps
 from sqlalchemy import event
 
 from app import phases
+from app.events import bus
 
 ENV = "HARMONIA_PROBE"
 ROOT = "celery"
@@ -248,6 +249,7 @@ class Probe:
             event.listen(engine, "begin", lambda conn: self._transaction("begin", conn=conn))
             event.listen(engine, "rollback", lambda conn: self._transaction("rollback", conn=conn))
             self._time_commits(engine.dialect)
+        self._wrap_statements(rt.db)
         self._wrap_redis(rt.redis)
         self.pid = os.getpid()
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -266,6 +268,25 @@ class Probe:
                 self._transaction("commit", time.perf_counter() - started)
 
         dialect.do_commit = timed
+
+    def _wrap_statements(self, db) -> None:
+        """``Database.first`` sends its statement through psycopg, where SQLAlchemy's events do
+        not see it: count it here (on this instance)."""
+        first = db.first
+
+        def counted(statement, params):
+            started = time.perf_counter()
+            try:
+                return first(statement, params)
+            finally:
+                ended = time.perf_counter()
+                if self.record is not None:
+                    label = self.labels.get(statement.text)
+                    if label is None:
+                        label = self.labels[statement.text] = sql_label(statement.text)
+                    self._count(ended, label, ended - started, sql=1)
+
+        db.first = counted
 
     def _wrap_redis(self, client) -> None:
         """Count on this client only: its commands and pipelines go through these two methods
@@ -298,6 +319,16 @@ class Probe:
 
         client.execute_command = command
         client.pipeline = pipeline
+
+        # The event bus sends its commands on a connection of the client's pool (one round trip).
+        send = bus.send
+
+        def send_counted(redis_client, commands):
+            if redis_client is not client:
+                return send(redis_client, commands)
+            return timed(lambda: send(redis_client, commands), list(commands), True)
+
+        bus.send = send_counted
 
 
 def _arm() -> None:
