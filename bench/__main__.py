@@ -223,6 +223,7 @@ def run(args: argparse.Namespace, services) -> dict[str, Any]:
         for index, concurrency in enumerate(args.concurrencies):
             worker = start_worker(services, concurrency, harness)
             stack.callback(worker.stop)
+            harness.worker_pid = worker.process.pid
             measured = measure_pass(args, services, harness, concurrency)
             shapes += measured["shapes"]
             concurrent += measured["concurrent_runs"]

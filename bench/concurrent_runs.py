@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from bench import bare
+from bench import bare, cpu
 from bench.measure import Harness
 from bench.runners import create_workflow, time_bare, time_harmonia
 from bench.shapes import Shape, fan_out
@@ -48,11 +48,16 @@ def measure(h: Harness, runs: int, repeat: int, concurrency: int) -> dict[str, A
     workflow_id = create_workflow(h.http, fan)
     tasks = runs * fan.size
     times: dict[str, list[float]] = {"bare": [], "harmonia": []}
+    spent: dict[str, list[dict[str, float] | None]] = {"bare": [], "harmonia": []}
     for attempt in range(repeat + 1):  # attempt 0 is the warm-up
         h.client.control.purge()
+        before = cpu.reading(h.worker_pid)
         bare_s = time_bare(h.client, fan, h.timeout, runs).total
+        bare_cpu = cpu.spent(before, cpu.reading(h.worker_pid))
         h.vacuum()
+        before = cpu.reading(h.worker_pid)
         harmonia_s = time_harmonia(h.http, h.events, workflow_id, h.timeout, runs).total
+        harmonia_cpu = cpu.spent(before, cpu.reading(h.worker_pid))
         label = "warm-up" if attempt == 0 else f"run {attempt}/{repeat}"
         h.log(
             f"{runs} x {fan.name:<13} {label:<9} bare {bare_s:.3f} s "
@@ -62,6 +67,8 @@ def measure(h: Harness, runs: int, repeat: int, concurrency: int) -> dict[str, A
         if attempt:
             times["bare"].append(bare_s)
             times["harmonia"].append(harmonia_s)
+            spent["bare"].append(bare_cpu)
+            spent["harmonia"].append(harmonia_cpu)
     bare_s, harmonia_s = statistics.median(times["bare"]), statistics.median(times["harmonia"])
     ratio = throughput_ratio(tasks, harmonia_s, bare_s)
     return {
@@ -78,6 +85,7 @@ def measure(h: Harness, runs: int, repeat: int, concurrency: int) -> dict[str, A
         "pass": ratio >= THROUGHPUT_TARGET,
         "bare_runs": times["bare"],
         "harmonia_runs": times["harmonia"],
+        "cpu_ms_per_task": {side: cpu.per_task_ms(spent[side], tasks) for side in spent},
     }
 
 
@@ -96,4 +104,18 @@ def report(results: list[dict[str, Any]]) -> str:
             f"  workers {result['concurrency']:<3} bare celery {bare:<20} harmonia {harmonia:<20} "
             f"{result['throughput_ratio']:.2f}  (target >= {result['target']:g}: {verdict})"
         )
+        lines += _cpu_lines(result.get("cpu_ms_per_task") or {})
     return "\n".join(lines)
+
+
+def _cpu_lines(per_task: dict[str, dict[str, float] | None]) -> list[str]:
+    """CPU per task by process group (``bench/cpu.py``), one line per side."""
+    if not all(per_task.get(side) for side in ("bare", "harmonia")):
+        return []
+    header = "".join(f"{group:>13}" for group in (*cpu.GROUPS, "total"))
+    lines = [f"    CPU ms per task {header}"]
+    for side, label in (("bare", "bare celery"), ("harmonia", "harmonia")):
+        groups = per_task[side]
+        values = [*(groups[group] for group in cpu.GROUPS), sum(groups.values())]
+        lines.append(f"    {label:<15} " + "".join(f"{value:>13.2f}" for value in values))
+    return lines

@@ -31,6 +31,7 @@ class Harness:
     # Before each timed Harmonia run: the database as autovacuum keeps it (``services.vacuum``),
     # so no run pays for the dead rows of the runs timed before it, where autovacuum is off.
     vacuum: Callable[[], None] = lambda: None
+    worker_pid: int | None = None  # the worker's main process, for the CPU split (bench/cpu.py)
 
 
 def measure_shape(shape: Shape, h: Harness, repeat: int) -> dict[str, Any]:

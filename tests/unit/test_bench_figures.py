@@ -1,13 +1,17 @@
 """The bench's arithmetic and parsing: locust's stats CSV (bench/api_load.py), the concurrent
-runs' throughput ratio (bench/concurrent_runs.py), and the concurrency options."""
+runs' throughput ratio and CPU split (bench/concurrent_runs.py, bench/cpu.py), and the
+concurrency options."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from bench import cpu
 from bench.__main__ import parse_args
 from bench.api_load import passes, read_stats
-from bench.concurrent_runs import throughput, throughput_ratio
+from bench.concurrent_runs import report, throughput, throughput_ratio
 
 HEADER = (
     "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
@@ -86,3 +90,54 @@ def test_concurrency_options(argv, concurrencies):
 def test_concurrency_must_be_positive():
     with pytest.raises(SystemExit):
         parse_args(["--concurrencies", "4,0"])
+
+
+def test_the_cpu_split_counts_processes_seen_at_both_readings():
+    before = {10: ("worker main", 1.0), 11: ("worker pool", 2.0), 12: ("postgres", 0.5)}
+    after = {10: ("worker main", 1.5), 11: ("worker pool", 4.0), 13: ("postgres", 9.0)}
+    assert cpu.spent(before, after) == {
+        "worker main": 0.5,
+        "worker pool": 2.0,
+        "postgres": 0.0,  # 12 ended and 13 began between the readings
+        "redis": 0.0,
+        "bench + API": 0.0,
+    }
+    assert cpu.spent(None, after) is None
+
+
+def test_the_cpu_split_is_a_mean_per_task_and_reported_per_side():
+    attempt = dict.fromkeys(cpu.GROUPS, 0.0) | {"worker pool": 2.08, "postgres": 1.04}
+    per_task = cpu.per_task_ms([attempt, attempt], 1040)
+    assert per_task["worker pool"] == pytest.approx(2.0)
+    assert per_task["postgres"] == pytest.approx(1.0)
+    assert cpu.per_task_ms([attempt, None], 1040) is None
+    result = {
+        "runs": 20,
+        "shape": "fan-out/fan-in 50",
+        "tasks": 1040,
+        "concurrency": 4,
+        "bare_s": 2.0,
+        "harmonia_s": 4.0,
+        "bare_tasks_per_s": 520.0,
+        "harmonia_tasks_per_s": 260.0,
+        "throughput_ratio": 0.5,
+        "target": 0.8,
+        "pass": False,
+        "cpu_ms_per_task": {"bare": per_task, "harmonia": per_task},
+    }
+    lines = report([result]).splitlines()
+    assert lines[2].split()[:3] == ["CPU", "ms", "per"]
+    assert lines[3].split()[-6:] == ["0.00", "2.00", "1.00", "0.00", "0.00", "3.00"]
+    assert lines[4].startswith("    harmonia")
+    assert (
+        len(report([{**result, "cpu_ms_per_task": {"bare": None, "harmonia": None}}]).splitlines())
+        == 2
+    )
+
+
+def test_a_reading_of_this_machine_finds_the_bench_itself():
+    seen = cpu.reading(-1)  # no worker: only the other groups
+    if seen is None:
+        pytest.skip("no /proc here")
+    assert seen[os.getpid()][0] == "bench + API"
+    assert {group for group, _seconds in seen.values()} <= set(cpu.GROUPS)
