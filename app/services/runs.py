@@ -23,7 +23,7 @@ from app.services.errors import (
     TaskExecutionNotFound,
     WorkflowNotFound,
 )
-from app.services.pagination import Page, Window, list_contains, paginate
+from app.services.pagination import Page, Window, list_contains, paginate, paginate_list
 from app.services.state import Work, promote_run
 from app.services.transactions import transactional
 from app.services.workflows import get_current_workflow, get_workflow, labels
@@ -404,6 +404,16 @@ def list_task_executions(
     with rt.db.transaction() as session:
         run = get_run(session, run_id)
         hidden = dag_for(session, rt.settings, run.workflow_definition_id).synchronization_points
+        begun = session.execute(
+            select(TaskExecution.id).where(TaskExecution.run_id == run_id).limit(1)
+        ).first()
+        if begun is None:  # begin_run writes every row at once: none yet, the run has not begun
+            rows = [
+                row
+                for row in _unbegun_steps(session, run)
+                if row.task_id not in hidden and (statuses is None or row.status in statuses)
+            ]
+            return paginate_list(rows, window)
         query = select(TaskExecution).where(TaskExecution.run_id == run_id)
         if hidden:
             query = query.where(TaskExecution.task_id.not_in(hidden))

@@ -170,3 +170,26 @@ def test_a_workflow_whose_agent_was_deactivated_is_refused_at_execute(client):
             "type": "unknown",
         }
     ]
+
+
+def test_a_run_not_begun_lists_its_task_executions_pending_page_by_page(live, rt, monkeypatch):
+    """Seed 003's task list of an execution no worker has begun yet: every task PENDING, with
+    the ids its rows will have, paged and filtered as the rows will be."""
+    _unsent(monkeypatch)
+    run_id = execute(live, create_workflow(live, wide(5))["id"])
+    path = f"/api/v2/executions/{run_id}/tasks"
+    listed = live.get(path)
+    assert listed.status_code == 200, listed.json
+    assert [t["taskDefinitionId"] for t in listed.json] == [f"t{i}" for i in range(5)]
+    assert {t["status"] for t in listed.json} == {"PENDING"}
+    page = live.get(path, query_string={"limit": 2, "offset": 3}).json
+    assert [t["taskDefinitionId"] for t in page] == ["t3", "t4"]
+    assert live.get(path, query_string={"status": "RUNNING"}).json == []
+    assert len(live.get(path, query_string={"status": "PENDING"}).json) == 5
+
+    monkeypatch.undo()
+    assert send_begin(rt, run_id)
+    assert wait_for_run(live, run_id)["status"] == "COMPLETED"
+    after = live.get(path).json
+    assert [t["id"] for t in after] == [t["id"] for t in listed.json]
+    assert {t["status"] for t in after} == {"COMPLETED"}
