@@ -43,9 +43,7 @@ def send(redis_client, commands: Sequence[tuple[str, ...]]) -> list[Any]:
     """The commands in one round trip on a connection of the client's pool, as a pipeline sends
     them, for half its CPU: a pipeline's per-command bookkeeping costs more than the round trip
     (a worker publishes twice per task). A lost connection is reconnected and the commands sent
-    once more, as the client's own retry would; a second failure is raised. An error reply is
-    raised as it is read; a connection given back with replies unread is reconnected by the pool
-    before its next use (``ensure_connection``), so no reply reaches the wrong caller."""
+    once more, as the client's own retry would; a second failure is raised."""
     pool = redis_client.connection_pool
     connection = pool.get_connection()
     try:
