@@ -37,7 +37,6 @@ from kombu.serialization import dumps
 from sqlalchemy import event
 
 from app import phases
-from app.events import bus
 
 ENV = "HARMONIA_PROBE"
 ROOT = "celery"
@@ -319,16 +318,6 @@ class Probe:
 
         client.execute_command = command
         client.pipeline = pipeline
-
-        # The event bus sends its commands on a connection of the client's pool (one round trip).
-        send = bus.send
-
-        def send_counted(redis_client, commands):
-            if redis_client is not client:
-                return send(redis_client, commands)
-            return timed(lambda: send(redis_client, commands), list(commands), True)
-
-        bus.send = send_counted
 
 
 def _arm() -> None:
