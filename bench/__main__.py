@@ -238,6 +238,9 @@ def run(args: argparse.Namespace, services) -> dict[str, Any]:
                     vacuum(settings.resolved_database_url)
                     hooks = webhooks.run(args.webhooks, args.repeat, services, harness, rt, log)
             worker.stop()  # before the next pass, and before the parts with workers of their own
+        if shapes:
+            sizes = measure_sizes(args, services, harness)
+            shapes = [{**timed, **sizes[timed["key"]]} for timed in shapes]
         where = None
         if args.probe:
             from bench import breakdown
@@ -276,6 +279,25 @@ def start_worker(services, concurrency: int, harness):
         raise
     log(f"worker ready: concurrency {concurrency}, {services.db_kind}")
     return worker
+
+
+def measure_sizes(args: argparse.Namespace, services, harness) -> dict[str, dict]:
+    """The largest task message of each shape, per side, on a worker of its own that records
+    them: the record is a Redis write per message, kept out of every timed run."""
+    from bench.measure import measure_sizes as sizes_of
+    from bench.services import Worker
+    from bench.shapes import standard_shapes
+
+    worker = Worker(services, args.concurrency, RESULTS / "sizes-worker.log", record_sizes=True)
+    try:
+        worker.wait_ready(harness.client)
+        return {
+            shape.key: sizes_of(shape, harness)
+            for shape in standard_shapes()
+            if shape.key in args.shapes
+        }
+    finally:
+        worker.stop()
 
 
 def measure_pass(args: argparse.Namespace, services, harness, concurrency: int) -> dict:

@@ -38,19 +38,14 @@ def measure_shape(shape: Shape, h: Harness, repeat: int) -> dict[str, Any]:
     workflow_id = create_workflow(h.http, shape)
     runs: dict[str, list[float]] = {side: [] for side in SIDES}
     submits: dict[str, list[float]] = {side: [] for side in SIDES}
-    largest: dict[str, int | None] = {side: None for side in SIDES}
     for attempt in range(repeat + 1):  # attempt 0 is the warm-up
         for side in SIDES:
             h.client.control.purge()
-            message_stats.reset(h.redis)
             if side == "bare":
                 timing = time_bare(h.client, shape, h.timeout)
             else:
                 h.vacuum()
                 timing = time_harmonia(h.http, h.events, workflow_id, h.timeout)
-            top = message_stats.largest(h.redis)
-            if top is not None:
-                largest[side] = max(largest[side] or 0, top[1])
             label = "warm-up" if attempt == 0 else f"run {attempt}/{repeat}"
             h.log(
                 f"{shape.name:<20} {side:<9} {label:<9} {timing.total:.3f} s "
@@ -75,9 +70,33 @@ def measure_shape(shape: Shape, h: Harness, repeat: int) -> dict[str, Any]:
         "harmonia_runs": runs["harmonia"],
         "bare_submit_s": statistics.median(submits["bare"]),
         "harmonia_submit_s": statistics.median(submits["harmonia"]),
-        "bare_largest_message_bytes": largest["bare"],
-        "harmonia_largest_message_bytes": largest["harmonia"],
     }
+
+
+def measure_sizes(shape: Shape, h: Harness) -> dict[str, int | None]:
+    """The largest task message each side publishes for ``shape``: one untimed run per side on a
+    worker that records every message it publishes (``Worker(record_sizes=True)``), as this
+    process does while it runs (``message_stats.enable``)."""
+    workflow_id = create_workflow(h.http, shape)
+    largest: dict[str, int | None] = {}
+    message_stats.enable(h.redis)
+    try:
+        for side in SIDES:
+            h.client.control.purge()
+            message_stats.reset(h.redis)
+            if side == "bare":
+                time_bare(h.client, shape, h.timeout)
+            else:
+                time_harmonia(h.http, h.events, workflow_id, h.timeout)
+            top = message_stats.largest(h.redis)
+            largest[f"{side}_largest_message_bytes"] = None if top is None else top[1]
+    finally:
+        message_stats.disable()
+    h.log(
+        f"{shape.name:<20} largest message: bare {largest['bare_largest_message_bytes']} B, "
+        f"harmonia {largest['harmonia_largest_message_bytes']} B"
+    )
+    return largest
 
 
 def measure_compile(

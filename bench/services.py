@@ -81,7 +81,9 @@ def pick_services(concurrency: int) -> Services:
             "HARMONIA_DATABASE_URL": database_url,
             "HARMONIA_REDIS_URL": redis_url,
             "HARMONIA_WORKER_CONCURRENCY": str(concurrency),
-            "HARMONIA_RECORD_MESSAGE_SIZES": "true",
+            # Recorded only in the sizes pass (``Worker(record_sizes=True)``): its Redis write
+            # per message would weigh on both sides of every timed run.
+            "HARMONIA_RECORD_MESSAGE_SIZES": "false",
             # The webhook measurement's receiver listens on 127.0.0.1.
             "HARMONIA_WEBHOOK_ALLOW_PRIVATE": "true",
             "HARMONIA_LOG_LEVEL": env.get("HARMONIA_LOG_LEVEL", "WARNING"),
@@ -140,18 +142,27 @@ def vacuum(database_url: str) -> None:
 class Worker:
     """One real Celery worker process running Harmonia's tasks and ``bench.noop``.
 
-    With ``probe`` (a directory), the worker records what each task costs (``bench/probe.py``)
-    and runs without the bench's message-size recorder: production has no such Redis write.
+    With ``probe`` (a directory), the worker records what each task costs (``bench/probe.py``).
+    With ``record_sizes``, every task message it publishes goes to the bench's message-size
+    record (``app/services/message_stats.py``), a Redis write per message: only for the untimed
+    sizes pass, as production has no such write.
     """
 
     def __init__(
-        self, services: Services, concurrency: int, log_path: Path, probe: Path | None = None
+        self,
+        services: Services,
+        concurrency: int,
+        log_path: Path,
+        probe: Path | None = None,
+        record_sizes: bool = False,
     ):
         env = services.env
         modules = "bench.bare"
         if probe is not None:
-            env = {**env, PROBE_ENV: str(probe), "HARMONIA_RECORD_MESSAGE_SIZES": "false"}
+            env = {**env, PROBE_ENV: str(probe)}
             modules += ",bench.probe"
+        if record_sizes:
+            env = {**env, "HARMONIA_RECORD_MESSAGE_SIZES": "true"}
         argv = worker_argv(
             services.settings, concurrency=concurrency, name="bench", extra=["--include", modules]
         )

@@ -38,6 +38,12 @@ def enable(redis_client) -> None:
     _connected["redis"] = redis_client
 
 
+def disable() -> None:
+    """Stop recording in this process."""
+    before_task_publish.disconnect(_record)
+    _connected["redis"] = None
+
+
 def largest(redis_client) -> tuple[str, int] | None:
     top = redis_client.zrevrange(KEY, 0, 0, withscores=True)
     return (top[0][0], int(top[0][1])) if top else None
