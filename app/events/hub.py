@@ -9,6 +9,7 @@ stream tells the client and closes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -18,6 +19,8 @@ import time
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app import metrics
 from app.events.bus import global_channel
@@ -26,6 +29,7 @@ log = logging.getLogger(__name__)
 
 ALL = "*"
 DEFAULT_BUFFER = 1000
+CLIENT_NAME = "harmonia-event-hub"  # as CLIENT LIST shows the hub's connection
 
 
 class Subscription:
@@ -113,20 +117,36 @@ class Hub:
     def _listen(self) -> None:
         delay = 0.5
         while True:
+            # No retries (the streams must learn of every lost connection: events went by while
+            # the hub was away), and a name, so operators can tell the hub in CLIENT LIST.
+            client = redis.Redis.from_url(
+                self.redis_url,
+                decode_responses=True,
+                retry=Retry(NoBackoff(), 0),
+                client_name=CLIENT_NAME,
+            )
+            pubsub = client.pubsub()
             try:
-                client = redis.Redis.from_url(self.redis_url, decode_responses=True)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(global_channel(client))
-                self.epoch += 1
-                self.ready.set()
-                delay = 0.5
                 for message in pubsub.listen():
                     if message.get("type") == "message":
                         self._dispatch(message["data"])
+                    elif message.get("type") == "subscribe":
+                        # Confirmed: whatever is published from now on reaches the hub, and what
+                        # was published before is in the table for the streams to read again.
+                        self.epoch += 1
+                        self.ready.set()
+                        delay = 0.5
             except Exception:
                 log.warning("event hub lost Redis; reconnecting in %.1fs", delay, exc_info=True)
-                time.sleep(delay)
-                delay = min(delay * 2, 10)
+            finally:
+                # redis-py reconnects (and resubscribes) a failed connection before it raises,
+                # retries or not: closed here, it is not left subscribed with no reader.
+                with contextlib.suppress(Exception):
+                    pubsub.close()
+                    client.close()
+            time.sleep(delay)
+            delay = min(delay * 2, 10)
 
     def _dispatch(self, payload: str) -> None:
         try:

@@ -10,8 +10,12 @@ the run is finished, an invocation's after ``invocation_completed``/``failed``; 
 never ends.
 
 Redis is a fan-out, not the record: an event published while the hub had lost Redis never
-reaches it. When the hub reconnects (its ``epoch`` changes) each stream reads the table again
-after the last event it sent, so a Redis restart costs a client no event.
+reaches it. When the hub reconnects (its ``epoch`` changes) each stream reads the table again, so
+a Redis restart costs a client no event. A run's or an invocation's stream reads it again from
+where the stream began, not from the last event it sent: events of tasks running at once commit
+and publish in any order, so an event whose publish was lost may have a lower id than one that
+reached the client first (it then arrives after it). The all-runs stream reads on from the last
+event it sent.
 """
 
 from __future__ import annotations
@@ -119,11 +123,13 @@ class EventStream:
         self.epoch = hub.epoch
         self.sent: set[int] = set()
         self.last_id = after or 0
+        self.origin = after or 0  # where the stream began: a reconnect replays a run from here
         self._pending = self._replay(after)
 
     def restart(self, after: int) -> None:
         """Client asked to resume after ``after`` (WebSocket ``subscribe``)."""
         self.sent = {i for i in self.sent if i <= after}
+        self.origin = after
         self._pending = self._replay(after)
 
     def _replay(self, after: int | None) -> Iterator[Delivery]:
@@ -142,7 +148,8 @@ class EventStream:
             return
         self.epoch = self.hub.epoch
         if self._replays_after_reconnect:
-            self._pending = itertools.chain(self._pending, self._replay(self.last_id))
+            since = self.origin if self.scope.key is not None else self.last_id
+            self._pending = itertools.chain(self._pending, self._replay(since))
 
     def close(self) -> None:
         self.subscription.close()

@@ -12,6 +12,10 @@ import httpx
 import pytest
 from simple_websocket import Client, ConnectionClosed
 
+from app.events.bus import publish
+from app.events.hub import CLIENT_NAME
+from app.events.model import render_event
+from app.models import Event
 from tests.integration.api_support import ADMIN, ws_collect
 from tests.integration.helpers import create_workflow, execute, sleep_chain, wait_for_run
 
@@ -26,8 +30,11 @@ def run_events(client, run_id: str, hide: frozenset[str] | set[str] = frozenset(
     return [e["event_id"] for e in items if e["type"] not in hide]
 
 
-def sse_collect(url: str, headers=None, limit: int | None = None, timeout: float = 30):
-    events: list[dict] = []
+def sse_collect(
+    url: str, headers=None, limit: int | None = None, timeout: float = 30, events=None
+) -> list[dict]:
+    """The stream's events, appended to ``events`` (a new list by default) as they arrive."""
+    events = [] if events is None else events
     headers = {**ADMIN, **(headers or {})}
     with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
         assert response.status_code == 200
@@ -90,6 +97,65 @@ def test_sse_reconnect_with_last_event_id_loses_nothing(live, server):
     assert len(ids) == len(set(ids)), "an event was delivered twice"
     assert ids == run_events(live, run_id), "an event was lost across the reconnect"
     assert rest[-1]["type"] == "workflow_completed"
+
+
+def _committed(rt, run_id: str, message: str) -> Event:
+    """An event of the run, stored as a worker stores one (not published)."""
+    with rt.db.transaction() as session:
+        event = Event(run_id=run_id, task_id="s0", type="task_progress", message=message)
+        event.data = {"progress": 50, "message": message}
+        session.add(event)
+    return event
+
+
+def test_events_whose_publish_was_lost_reach_a_live_client_after_the_hub_reconnects(
+    live, rt, server
+):
+    """Tasks running at once commit and publish in any order, and a publish made while Redis is
+    away reaches nobody: a live client may get an event before one with a lower id that was
+    never published. Once the API's hub has lost Redis and subscribed again, the stream reads the
+    run from the table and sends it what it missed."""
+    run_id = execute(live, create_workflow(live, sleep_chain(2, 2.5))["id"])
+    got: list[dict] = []
+    reader = threading.Thread(
+        target=sse_collect,
+        args=(f"http://{server}/events/executions/{run_id}",),
+        kwargs={"timeout": 60, "events": got},
+        daemon=True,
+    )
+    reader.start()
+
+    def received(event_id: int) -> bool:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if any(e["event_id"] == event_id for e in list(got)):
+                return True
+            time.sleep(0.05)
+        return False
+
+    deadline = time.monotonic() + 15
+    while not any(e["type"] == "task_started" for e in list(got)):
+        assert time.monotonic() < deadline, "the stream did not start"
+        time.sleep(0.05)
+    lost = _committed(rt, run_id, "its publish was lost")
+    later = _committed(rt, run_id, "published")
+    publish(rt.redis, [render_event(later)])
+    assert received(later.id), "the published event did not reach the client"
+    # The API's hub loses its connection, as in a Redis restart or a network cut.
+    db = rt.redis.connection_pool.connection_kwargs.get("db") or 0
+    hubs = [
+        c["id"] for c in rt.redis.client_list() if c["name"] == CLIENT_NAME and int(c["db"]) == db
+    ]
+    assert hubs, "no event hub connection to cut"
+    for client_id in hubs:
+        rt.redis.client_kill_filter(_id=client_id)
+    assert received(lost.id), "the event committed before the cut never reached the client"
+    reader.join(timeout=45)
+    assert not reader.is_alive(), "the stream did not end with the run"
+    ids = [e["event_id"] for e in got]
+    assert len(ids) == len(set(ids)), "an event was delivered twice"
+    assert sorted(ids) == run_events(live, run_id)
+    assert ids.index(lost.id) > ids.index(later.id)  # sent when found: after the later one
 
 
 def test_sse_history_for_a_finished_run_and_404_for_an_unknown_one(live, server):

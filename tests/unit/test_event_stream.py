@@ -110,6 +110,44 @@ def test_a_hub_reconnect_replays_what_the_stream_missed(past):
     assert [d.event["event_id"] for d in got if d] == [2, 3]
 
 
+def test_a_hub_reconnect_replays_a_lost_event_with_a_lower_id_than_one_sent(past):
+    hub = FakeHub()
+    live = EventStream(None, hub, "r1", after=None)
+    assert live.next(timeout=0.01) is None
+    # Two tasks at once: 2 commits, then 3; 3 is published first, and 2's publish is lost.
+    past.extend([event(2), event(3)])
+    hub.publish(event(3))
+    assert live.next(timeout=0.01).event["event_id"] == 3
+    hub.epoch += 1
+    got = [live.next(timeout=0.01) for _ in range(2)]
+    assert [d.event["event_id"] for d in got if d] == [2]
+
+
+def test_a_resumed_stream_replays_from_where_it_resumed_after_a_reconnect(past):
+    hub = FakeHub()
+    past.extend([event(i) for i in range(1, 5)])
+    live = EventStream(None, hub, "r1", after=None)
+    assert [live.next(timeout=0.01).event["event_id"] for _ in range(4)] == [1, 2, 3, 4]
+    live.restart(2)  # the client has 1 and 2
+    assert [live.next(timeout=0.01).event["event_id"] for _ in range(2)] == [3, 4]
+    past.append(event(5))
+    hub.epoch += 1
+    got = [live.next(timeout=0.01) for _ in range(2)]
+    assert [d.event["event_id"] for d in got if d] == [5]
+
+
+def test_the_all_runs_stream_replays_after_its_last_event_after_a_reconnect(past):
+    hub = FakeHub()
+    everything = EventStream(None, hub, None, after=None)
+    past.extend([event(1, run_id="a"), event(2, run_id="b")])
+    hub.publish(event(2, run_id="b"))
+    assert everything.next(timeout=0.01).event["event_id"] == 2
+    past.append(event(3, run_id="a"))
+    hub.epoch += 1
+    got = [everything.next(timeout=0.01) for _ in range(2)]
+    assert [d.event["event_id"] for d in got if d] == [3]
+
+
 def test_an_invocation_stream_carries_its_own_events_and_ends_with_it(past):
     hub = FakeHub()
     mine = {"event_id": 1, "run_id": None, "invocation_id": "i1", "type": "invocation_started"}
