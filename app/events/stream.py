@@ -42,6 +42,9 @@ EPOCH_CHECK = 1.0
 # Event ids are 64-bit: a client's larger "after" id means "after everything" (not a DB error).
 MAX_EVENT_ID = 2**63 - 1
 GLOBAL_REPLAY_LIMIT = 10_000
+# The all-runs stream never ends: it remembers the ids of only this many of its latest events
+# (a duplicate it could meet is a recent one), where a run's stream remembers the run's.
+GLOBAL_SENT_KEPT = 10_000
 
 
 # A profile's message shape for an event; ``None`` leaves the event out of its streams.
@@ -180,6 +183,8 @@ class EventStream:
         event_id = delivery.event["event_id"]
         self.sent.add(event_id)
         self.last_id = max(self.last_id, event_id)
+        if self.scope.key is None and len(self.sent) > 2 * GLOBAL_SENT_KEPT:
+            self.sent = set(sorted(self.sent)[-GLOBAL_SENT_KEPT:])
         return delivery
 
     def finished(self, event: dict[str, Any]) -> bool:

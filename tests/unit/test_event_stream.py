@@ -148,6 +148,21 @@ def test_the_all_runs_stream_replays_after_its_last_event_after_a_reconnect(past
     assert [d.event["event_id"] for d in got if d] == [3]
 
 
+def test_the_all_runs_stream_remembers_only_its_latest_ids(past, monkeypatch):
+    monkeypatch.setattr(stream_module, "GLOBAL_SENT_KEPT", 5)
+    hub = FakeHub()
+    everything = EventStream(None, hub, None, after=None)
+    one_run = EventStream(None, hub, "r1", after=None)
+    for i in range(1, 31):
+        hub.publish(event(i))
+        assert everything.next(timeout=0.01).event["event_id"] == i
+        assert one_run.next(timeout=0.01).event["event_id"] == i
+    assert len(everything.sent) <= 10 and max(everything.sent) == 30
+    assert len(one_run.sent) == 30  # a run's stream may read the run again: it keeps them all
+    hub.publish(event(30))  # a duplicate of a recent event is still caught
+    assert everything.next(timeout=0.01) is None
+
+
 def test_an_invocation_stream_carries_its_own_events_and_ends_with_it(past):
     hub = FakeHub()
     mine = {"event_id": 1, "run_id": None, "invocation_id": "i1", "type": "invocation_started"}
