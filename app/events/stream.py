@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from typing import Any, NamedTuple
 
 from sqlalchemy import select
@@ -84,7 +84,9 @@ class Scope(NamedTuple):
         return self.run_id or self.invocation_id
 
 
-def _past(rt, scope: Scope, after: int) -> Iterator[Delivery]:
+def _past(rt, scope: Scope, after: int, skip: Container[int] = ()) -> Iterator[Delivery]:
+    """The stored events after ``after``, in order, but those in ``skip`` (sent already: a run
+    read again after a reconnect renders only what its client has not had)."""
     after = min(after, MAX_EVENT_ID)
     sent = 0
     while True:
@@ -96,9 +98,11 @@ def _past(rt, scope: Scope, after: int) -> Iterator[Delivery]:
         with rt.db.transaction() as session:
             page = session.execute(query).scalars().all()
         for event in page:
+            after = event.id
+            if event.id in skip:
+                continue
             rendered = render_event(event)
             yield Delivery(rendered, json.dumps(rendered, default=str))
-            after = event.id
             sent += 1
         if len(page) < REPLAY_PAGE or (scope.key is None and sent >= GLOBAL_REPLAY_LIMIT):
             return
@@ -138,7 +142,7 @@ class EventStream:
     def _replay(self, after: int | None) -> Iterator[Delivery]:
         if self.scope.key is None and after is None:
             return iter(())  # the all-runs stream starts live unless asked to resume
-        return _past(self.rt, self.scope, after or 0)
+        return _past(self.rt, self.scope, after or 0, self.sent)
 
     @property
     def _replays_after_reconnect(self) -> bool:

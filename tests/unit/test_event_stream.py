@@ -32,7 +32,7 @@ def event(event_id: int, run_id: str = "r1", type_: str = "task_started") -> dic
 def past(monkeypatch):
     stored: list[dict] = []
 
-    def fake_past(_rt, scope, after):
+    def fake_past(_rt, scope, after, skip=()):
         for item in stored:
             mine = (
                 item.get("run_id") == scope.run_id
@@ -41,7 +41,7 @@ def past(monkeypatch):
                 if scope.invocation_id
                 else True
             )
-            if item["event_id"] > after and mine:
+            if item["event_id"] > after and mine and item["event_id"] not in skip:
                 yield Delivery(item, json.dumps(item))
 
     monkeypatch.setattr(stream_module, "_past", fake_past)
