@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 ALL = "*"
 DEFAULT_BUFFER = 1000
 CLIENT_NAME = "harmonia-event-hub"  # as CLIENT LIST shows the hub's connection
+# After this many seconds without a word from Redis the hub sends a PING, and it takes a
+# connection that has not answered within as many seconds more for dead: a connection a load
+# balancer or a NAT dropped without a word would otherwise leave every stream silent for good.
+PING_EVERY = 10.0
+CONNECT_TIMEOUT = 5.0
 
 
 class Subscription:
@@ -62,9 +67,13 @@ class Subscription:
 
 
 class Hub:
-    def __init__(self, redis_url: str, buffer: int = DEFAULT_BUFFER):
+    def __init__(
+        self, redis_url: str, buffer: int = DEFAULT_BUFFER, ping_every: float = PING_EVERY
+    ):
         self.redis_url = redis_url
         self.buffer = buffer
+        self.ping_every = ping_every
+        self._stopping = threading.Event()
         self._subscriptions: dict[str, set[Subscription]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -114,9 +123,13 @@ class Hub:
             self._thread.start()
         self.ready.wait(timeout=5)
 
+    def stop(self) -> None:
+        """End the listener thread (within ``ping_every`` seconds); for tests and tools."""
+        self._stopping.set()
+
     def _listen(self) -> None:
         delay = 0.5
-        while True:
+        while not self._stopping.is_set():
             # No retries (the streams must learn of every lost connection: events went by while
             # the hub was away), and a name, so operators can tell the hub in CLIENT LIST.
             client = redis.Redis.from_url(
@@ -124,19 +137,35 @@ class Hub:
                 decode_responses=True,
                 retry=Retry(NoBackoff(), 0),
                 client_name=CLIENT_NAME,
+                socket_connect_timeout=CONNECT_TIMEOUT,
             )
             pubsub = client.pubsub()
             try:
                 pubsub.subscribe(global_channel(client))
-                for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        self._dispatch(message["data"])
-                    elif message.get("type") == "subscribe":
-                        # Confirmed: whatever is published from now on reaches the hub, and what
-                        # was published before is in the table for the streams to read again.
-                        self.epoch += 1
-                        self.ready.set()
-                        delay = 0.5
+                heard, pinged = time.monotonic(), None
+                while not self._stopping.is_set():
+                    message = pubsub.get_message(timeout=self.ping_every)
+                    now = time.monotonic()
+                    if message is not None:
+                        heard = now
+                        kind = message.get("type")
+                        if kind == "message":
+                            self._dispatch(message["data"])
+                        elif kind == "pong":
+                            pinged = None
+                        elif kind == "subscribe":
+                            # Confirmed: whatever is published from now on reaches the hub, and
+                            # what was published before is in the table for streams to read.
+                            self.epoch += 1
+                            self.ready.set()
+                            delay = 0.5
+                    if pinged is not None and now - pinged > self.ping_every:
+                        raise redis.ConnectionError(
+                            f"Redis did not answer a PING within {self.ping_every:g}s"
+                        )
+                    if pinged is None and now - heard >= self.ping_every:
+                        pubsub.ping()
+                        pinged = now
             except Exception:
                 log.warning("event hub lost Redis; reconnecting in %.1fs", delay, exc_info=True)
             finally:
@@ -145,7 +174,7 @@ class Hub:
                 with contextlib.suppress(Exception):
                     pubsub.close()
                     client.close()
-            time.sleep(delay)
+            self._stopping.wait(delay)
             delay = min(delay * 2, 10)
 
     def _dispatch(self, payload: str) -> None:

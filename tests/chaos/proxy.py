@@ -9,6 +9,9 @@ without touching the service itself:
 - ``freeze()``: connections stay open but no byte moves in either direction, and new
   connections are accepted and held too (a partitioned network, or a service hung in a long
   pause); ``thaw()`` lets everything held through, in order.
+- ``sever()``: every open connection goes silent for good, without a word to the client: the
+  service sees it closed, the client's side stays open and nothing it sends is ever answered (a
+  load balancer or a NAT that forgot an idle connection). New connections work.
 
 Each connection is two pump threads. A pump never reads while the proxy is frozen, so held bytes
 stay in the kernel's socket buffers: a client killed while frozen still has what it wrote
@@ -43,6 +46,7 @@ class _Link:
         self.client = client
         self.upstream = upstream
         self.closed = threading.Event()
+        self.severed = False
 
     def start(self) -> None:
         for src, dst in ((self.client, self.upstream), (self.upstream, self.client)):
@@ -64,7 +68,15 @@ class _Link:
         except (OSError, ValueError):
             pass
         finally:
-            self.close(reset=False)
+            if not self.severed:  # a severed link keeps its client's side open, unread
+                self.close(reset=False)
+
+    def sever(self) -> None:
+        self.severed = True
+        with contextlib.suppress(OSError):
+            self.upstream.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            self.upstream.close()
 
     def close(self, *, reset: bool) -> None:
         if self.closed.is_set():
@@ -155,6 +167,12 @@ class TcpProxy:
             yield
         finally:
             self.unblock()
+
+    def sever(self) -> None:
+        with self._lock:
+            links = list(self._links)
+        for link in links:
+            link.sever()
 
     def freeze(self) -> None:
         self.flowing.clear()

@@ -7,15 +7,18 @@ import contextlib
 import json
 import threading
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+import redis
 from simple_websocket import Client, ConnectionClosed
 
 from app.events.bus import publish
-from app.events.hub import CLIENT_NAME
+from app.events.hub import CLIENT_NAME, Hub
 from app.events.model import render_event
 from app.models import Event
+from tests.chaos.proxy import TcpProxy
 from tests.integration.api_support import ADMIN, ws_collect
 from tests.integration.helpers import create_workflow, execute, sleep_chain, wait_for_run
 
@@ -156,6 +159,42 @@ def test_events_whose_publish_was_lost_reach_a_live_client_after_the_hub_reconne
     assert len(ids) == len(set(ids)), "an event was delivered twice"
     assert sorted(ids) == run_events(live, run_id)
     assert ids.index(lost.id) > ids.index(later.id)  # sent when found: after the later one
+
+
+def test_the_hub_takes_a_silently_dropped_connection_for_dead_and_subscribes_again(settings):
+    """A load balancer or a NAT may forget an idle connection without a word to either end: the
+    hub's PING then goes unanswered, and it subscribes again on a new connection (its streams
+    then read what they missed from the table)."""
+    url = urlsplit(settings.redis_url)
+    proxy = TcpProxy("redis", (url.hostname, url.port or 6379))
+    auth = url.netloc.rpartition("@")[0]
+    proxied = urlunsplit(url._replace(netloc=f"{auth}{'@' if auth else ''}127.0.0.1:{proxy.port}"))
+    hub = Hub(proxied, ping_every=0.3)
+    direct = redis.Redis.from_url(settings.redis_url)
+    try:
+        subscription = hub.subscribe("run-behind-a-nat")
+
+        def arrives(event_id: int) -> bool:
+            publish(direct, [{"run_id": "run-behind-a-nat", "event_id": event_id}])
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                item = subscription.get(0.2)
+                if item is not None and item[0]["event_id"] == event_id:
+                    return True
+            return False
+
+        assert arrives(1)
+        epoch = hub.epoch
+        proxy.sever()
+        deadline = time.monotonic() + 10
+        while hub.epoch == epoch:
+            assert time.monotonic() < deadline, "the hub never noticed its connection was dead"
+            time.sleep(0.05)
+        assert arrives(2), "the hub did not hear events after subscribing again"
+    finally:
+        hub.stop()
+        proxy.close()
+        direct.close()
 
 
 def test_sse_history_for_a_finished_run_and_404_for_an_unknown_one(live, server):
